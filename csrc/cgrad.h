@@ -1,0 +1,208 @@
+/* cgrad.h: the whole C API of cgrad's kernels, grouped by family.
+ *
+ * Plain C99: pointers, int64_t sizes and strides (in elements), no structs
+ * cross the ABI, no Python. Every kernel exists for float (_f32) and double
+ * (_f64); both are instantiated from one body in csrc/<family>_impl.h.
+ *
+ * THE RULE: forward kernels ASSIGN their outputs; backward kernels
+ * ACCUMULATE (+=) into their gradient outputs and never assign. The caller
+ * zeroes or allocates gradient buffers first. A gradient output passed as
+ * NULL is skipped. Kernels do no validation: the Cython layer checks every
+ * size, dtype and contiguity before calling. Functions returning int return
+ * a cg_status (0 = ok); the others cannot fail.
+ */
+/* SPDX-License-Identifier: MIT */
+#ifndef CGRAD_H
+#define CGRAD_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define CG_OK 0
+#define CG_ENOMEM 1   /* GEMM packing workspace could not be allocated */
+#define CG_EINVAL 2   /* ndim above CG_MAX_NDIM or a negative size */
+
+/* Largest ndim the strided kernels (binary, reductions) accept. */
+#define CG_MAX_NDIM 32
+
+/* SIMD paths for the GEMM micro-kernel (cpu.c). */
+#define CG_ISA_GENERIC 0
+#define CG_ISA_AVX2 1     /* AVX2 + FMA */
+#define CG_ISA_AVX512 2   /* AVX-512F */
+
+/* ---- threads and CPU features (parallel.c, cpu.c) ----------------------- */
+
+/* Threads used by the kernels; default CGRAD_NUM_THREADS, else #CPUs.
+ * Without OpenMP the value is stored and reported, but kernels run serially. */
+int cg_get_num_threads(void);
+void cg_set_num_threads(int n);
+int cg_have_openmp(void);
+
+/* ISA in use: the best the CPU supports, capped by env CGRAD_ISA
+ * (generic|avx2|avx512). cg_set_isa caps it again at run time and returns
+ * the ISA actually selected. */
+int cg_get_isa(void);
+int cg_set_isa(int isa);
+const char *cg_isa_name(int isa);
+
+/* ---- matmul (gemm.c) --------------------------------------------------- */
+
+/* C (M,N) (+)= op(A) (M,K) @ op(B) (K,N), all row-major contiguous.
+ * A is stored (M,K), or (K,M) when trans_a; B is (K,N), or (N,K) when
+ * trans_b. accumulate=0 overwrites C (NaN in C never leaks). */
+void cg_gemm_naive_f32(float *c, const float *a, const float *b,
+                       int64_t M, int64_t N, int64_t K,
+                       int trans_a, int trans_b, int accumulate);
+void cg_gemm_naive_f64(double *c, const double *a, const double *b,
+                       int64_t M, int64_t N, int64_t K,
+                       int trans_a, int trans_b, int accumulate);
+int cg_gemm_f32(float *c, const float *a, const float *b,
+                int64_t M, int64_t N, int64_t K,
+                int trans_a, int trans_b, int accumulate);
+int cg_gemm_f64(double *c, const double *a, const double *b,
+                int64_t M, int64_t N, int64_t K,
+                int trans_a, int trans_b, int accumulate);
+
+/* Batched: for i in [0,B), B = max(Ba,Bb,Bo), each 1 or B:
+ *   out[i % Bo] (+)= A[i % Ba] @ B[i % Bb]
+ * accumulate=0: each out slot is overwritten by its first product, and
+ * later products add (Bo == 1 < B sums over the batch). */
+int cg_matmul_f32(float *out, const float *a, const float *b,
+                  int64_t Bo, int64_t Ba, int64_t Bb,
+                  int64_t M, int64_t N, int64_t K,
+                  int trans_a, int trans_b, int accumulate);
+int cg_matmul_f64(double *out, const double *a, const double *b,
+                  int64_t Bo, int64_t Ba, int64_t Bb,
+                  int64_t M, int64_t N, int64_t K,
+                  int trans_a, int trans_b, int accumulate);
+
+/* ---- elementwise unary (unary.c) ---------------------------------------
+ * forward(y, x, n):          y[i] = f(x[i])
+ * backward(dx, dy, x, y, n): dx[i] += dy[i] * f'(x[i])
+ * All buffers contiguous, n elements. Backward reads x or y, whichever the
+ * derivative is written in (see unary_impl.h); the other may be NULL. */
+void cg_neg_forward_f32(float *y, const float *x, int64_t n);
+void cg_neg_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_neg_forward_f64(double *y, const double *x, int64_t n);
+void cg_neg_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_exp_forward_f32(float *y, const float *x, int64_t n);
+void cg_exp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_exp_forward_f64(double *y, const double *x, int64_t n);
+void cg_exp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_log_forward_f32(float *y, const float *x, int64_t n);
+void cg_log_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_log_forward_f64(double *y, const double *x, int64_t n);
+void cg_log_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_sqrt_forward_f32(float *y, const float *x, int64_t n);
+void cg_sqrt_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_sqrt_forward_f64(double *y, const double *x, int64_t n);
+void cg_sqrt_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_abs_forward_f32(float *y, const float *x, int64_t n);
+void cg_abs_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_abs_forward_f64(double *y, const double *x, int64_t n);
+void cg_abs_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_sin_forward_f32(float *y, const float *x, int64_t n);
+void cg_sin_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_sin_forward_f64(double *y, const double *x, int64_t n);
+void cg_sin_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_cos_forward_f32(float *y, const float *x, int64_t n);
+void cg_cos_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_cos_forward_f64(double *y, const double *x, int64_t n);
+void cg_cos_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_tanh_forward_f32(float *y, const float *x, int64_t n);
+void cg_tanh_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_tanh_forward_f64(double *y, const double *x, int64_t n);
+void cg_tanh_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_sigmoid_forward_f32(float *y, const float *x, int64_t n);
+void cg_sigmoid_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_sigmoid_forward_f64(double *y, const double *x, int64_t n);
+void cg_sigmoid_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+void cg_relu_forward_f32(float *y, const float *x, int64_t n);
+void cg_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
+void cg_relu_forward_f64(double *y, const double *x, int64_t n);
+void cg_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
+
+/* With parameters (the same ones on forward and backward; all read x). */
+void cg_leaky_relu_forward_f32(float *y, const float *x, int64_t n, float negative_slope);
+void cg_leaky_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float negative_slope);
+void cg_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double negative_slope);
+void cg_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double negative_slope);
+void cg_softplus_forward_f32(float *y, const float *x, int64_t n, float beta, float threshold);
+void cg_softplus_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float beta, float threshold);
+void cg_softplus_forward_f64(double *y, const double *x, int64_t n, double beta, double threshold);
+void cg_softplus_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double beta, double threshold);
+void cg_gelu_forward_f32(float *y, const float *x, int64_t n, int approximate_tanh);
+void cg_gelu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, int approximate_tanh);
+void cg_gelu_forward_f64(double *y, const double *x, int64_t n, int approximate_tanh);
+void cg_gelu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, int approximate_tanh);
+void cg_clamp_forward_f32(float *y, const float *x, int64_t n, float lo, float hi);
+void cg_clamp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float lo, float hi);
+void cg_clamp_forward_f64(double *y, const double *x, int64_t n, double lo, double hi);
+void cg_clamp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double lo, double hi);
+
+/* ---- elementwise binary with broadcasting (binary.c) -------------------
+ * out, dout, da, db: contiguous, shape[ndim]. a, b: shape[ndim] with any
+ * element strides astrides/bstrides (0 = broadcast). ndim <= CG_MAX_NDIM.
+ * forward(out, a, b, ...):               out = a (op) b
+ * backward(da, db, dout, a, b, out, ...): da += dout * d(out)/da, db likewise;
+ * da or db may be NULL; a, b, out may be NULL when the op does not read them. */
+int cg_add_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_add_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_add_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_add_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_sub_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_sub_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_sub_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_sub_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_mul_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_mul_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_mul_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_mul_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_div_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_div_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_div_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_div_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_pow_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_pow_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_pow_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+int cg_pow_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides);
+
+/* dst[i] += src[i], n elements, both contiguous (fan-out gradient sums). */
+void cg_accumulate_f32(float *dst, const float *src, int64_t n);
+void cg_accumulate_f64(double *dst, const double *src, int64_t n);
+
+/* ---- reductions (reduce.c) ---------------------------------------------
+ * x, dx contiguous with shape[ndim]; axes: naxes sorted distinct indices in
+ * [0,ndim). out, dout contiguous over the kept dims, in order. */
+int cg_sum_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_sum_backward_f32(float *dx, const float *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_sum_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_sum_backward_f64(double *dx, const double *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_mean_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_mean_backward_f32(float *dx, const float *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_mean_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_mean_backward_f64(double *dx, const double *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_amax_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_amax_backward_f32(float *dx, const float *dout, const float *x, const float *out, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_amax_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+int cg_amax_backward_f64(double *dx, const double *dout, const double *x, const double *out, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes);
+
+/* ---- softmax along one axis (softmax.c) --------------------------------
+ * All buffers contiguous, viewed as (outer, n, inner); the axis has length n. */
+void cg_softmax_forward_f32(float *y, const float *x, int64_t outer, int64_t n, int64_t inner);
+void cg_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner);
+void cg_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner);
+void cg_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner);
+void cg_log_softmax_forward_f32(float *y, const float *x, int64_t outer, int64_t n, int64_t inner);
+void cg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner);
+void cg_log_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner);
+void cg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CGRAD_H */

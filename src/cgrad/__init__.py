@@ -1,0 +1,42 @@
+"""cgrad: a small, fast, tape-based autodiff library for the CPU.
+
+    import cgrad as cg
+    x = cg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()        # x.grad == [2, 4]
+
+The arithmetic runs in compiled C kernels (`cg.get_backend() == "c"`); a
+pure-NumPy twin of every kernel (`cg.use_backend("numpy")`) is the reference.
+"""
+
+import numpy as np
+
+from ._version import __version__
+from .backend import (get_backend, use_backend, set_num_threads, get_num_threads,
+                      config as _config)
+from . import autograd
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad
+from .tensor import Tensor
+from .creation import (tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like,
+                       full_like, randn, rand, randint, arange, linspace, eye, manual_seed)
+from .functional_core import (exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu,
+                              softplus, gelu, clamp, clip, sum, mean, amax, amin, max, min,
+                              argmax, argmin, softmax, log_softmax, reshape, flatten, transpose,
+                              permute, unsqueeze, squeeze, expand, view, neg, add, sub, mul, div, pow, matmul,
+                              isfinite, isnan, cat, stack, concatenate)
+from .gradcheck import gradcheck, GradcheckError
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+bool_ = np.bool_
+
+
+def show_config():
+    """Print the version, backend, SIMD path, thread count and OpenMP."""
+    c = _config()
+    print(f"cgrad {__version__}")
+    print(f"  backend      : {get_backend()}")
+    print(f"  simd         : {c.get('simd')}")
+    print(f"  threads      : {c.get('num_threads')}")
+    print(f"  openmp       : {c.get('openmp')}")
+    print(f"  numpy        : {np.__version__}")

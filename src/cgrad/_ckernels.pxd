@@ -1,0 +1,137 @@
+# _ckernels.pxd: Cython mirror of csrc/cgrad.h (every kernel noexcept nogil).
+# Forward kernels assign; backward kernels accumulate (+=) into gradients.
+# Sizes and strides are int64_t, strides in elements. See cgrad.h for shapes.
+# SPDX-License-Identifier: MIT
+from libc.stdint cimport int64_t
+
+cdef extern from "cgrad.h" nogil:
+    enum:
+        CG_OK
+        CG_ENOMEM
+        CG_EINVAL
+        CG_MAX_NDIM
+        CG_ISA_GENERIC
+        CG_ISA_AVX2
+        CG_ISA_AVX512
+
+    # ---- threads and CPU features ------------------------------------
+    int cg_get_num_threads() noexcept nogil
+    void cg_set_num_threads(int n) noexcept nogil
+    int cg_have_openmp() noexcept nogil
+    int cg_get_isa() noexcept nogil
+    int cg_set_isa(int isa) noexcept nogil
+    const char* cg_isa_name(int isa) noexcept nogil
+
+    # ---- matmul (gemm.c) ---------------------------------------------
+    void cg_gemm_naive_f32(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+    void cg_gemm_naive_f64(double *c, const double *a, const double *b, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+    int cg_gemm_f32(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+    int cg_gemm_f64(double *c, const double *a, const double *b, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+    int cg_matmul_f32(float *out, const float *a, const float *b, int64_t Bo, int64_t Ba, int64_t Bb, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+    int cg_matmul_f64(double *out, const double *a, const double *b, int64_t Bo, int64_t Ba, int64_t Bb, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
+
+    # ---- elementwise unary (unary.c) ---------------------------------
+    void cg_neg_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_neg_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_neg_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_neg_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_exp_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_exp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_exp_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_exp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_log_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_log_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_log_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_log_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_sqrt_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_sqrt_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_sqrt_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_sqrt_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_abs_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_abs_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_abs_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_abs_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_sin_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_sin_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_sin_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_sin_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_cos_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_cos_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_cos_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_cos_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_tanh_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_tanh_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_tanh_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_tanh_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_sigmoid_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_sigmoid_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_sigmoid_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_sigmoid_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_relu_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
+    void cg_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
+    void cg_relu_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
+    void cg_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
+    void cg_leaky_relu_forward_f32(float *y, const float *x, int64_t n, float negative_slope) noexcept nogil
+    void cg_leaky_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float negative_slope) noexcept nogil
+    void cg_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double negative_slope) noexcept nogil
+    void cg_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double negative_slope) noexcept nogil
+    void cg_softplus_forward_f32(float *y, const float *x, int64_t n, float beta, float threshold) noexcept nogil
+    void cg_softplus_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float beta, float threshold) noexcept nogil
+    void cg_softplus_forward_f64(double *y, const double *x, int64_t n, double beta, double threshold) noexcept nogil
+    void cg_softplus_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double beta, double threshold) noexcept nogil
+    void cg_gelu_forward_f32(float *y, const float *x, int64_t n, int approximate_tanh) noexcept nogil
+    void cg_gelu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, int approximate_tanh) noexcept nogil
+    void cg_gelu_forward_f64(double *y, const double *x, int64_t n, int approximate_tanh) noexcept nogil
+    void cg_gelu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, int approximate_tanh) noexcept nogil
+    void cg_clamp_forward_f32(float *y, const float *x, int64_t n, float lo, float hi) noexcept nogil
+    void cg_clamp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float lo, float hi) noexcept nogil
+    void cg_clamp_forward_f64(double *y, const double *x, int64_t n, double lo, double hi) noexcept nogil
+    void cg_clamp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double lo, double hi) noexcept nogil
+
+    # ---- elementwise binary (binary.c) -------------------------------
+    int cg_add_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_add_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_add_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_add_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_sub_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_sub_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_sub_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_sub_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_mul_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_mul_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_mul_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_mul_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_div_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_div_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_div_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_div_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_pow_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_pow_backward_f32(float *da, float *db, const float *dout, const float *a, const float *b, const float *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_pow_forward_f64(double *out, const double *a, const double *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    int cg_pow_backward_f64(double *da, double *db, const double *dout, const double *a, const double *b, const double *out, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil
+    void cg_accumulate_f32(float *dst, const float *src, int64_t n) noexcept nogil
+    void cg_accumulate_f64(double *dst, const double *src, int64_t n) noexcept nogil
+
+    # ---- reductions (reduce.c) ---------------------------------------
+    int cg_sum_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_sum_backward_f32(float *dx, const float *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_sum_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_sum_backward_f64(double *dx, const double *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_mean_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_mean_backward_f32(float *dx, const float *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_mean_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_mean_backward_f64(double *dx, const double *dout, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_amax_forward_f32(float *out, const float *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_amax_backward_f32(float *dx, const float *dout, const float *x, const float *out, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_amax_forward_f64(double *out, const double *x, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+    int cg_amax_backward_f64(double *dx, const double *dout, const double *x, const double *out, int64_t ndim, const int64_t *shape, const int64_t *axes, int64_t naxes) noexcept nogil
+
+    # ---- softmax (softmax.c) -----------------------------------------
+    void cg_softmax_forward_f32(float *y, const float *x, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_log_softmax_forward_f32(float *y, const float *x, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_log_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+    void cg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil

@@ -1,0 +1,567 @@
+"""Every primitive op, forward and backward side by side.
+
+An op is a class with `forward(ctx, *arrays, **params) -> ndarray` and
+`backward(ctx, g) -> one gradient per input (or None)`. Forward stashes what
+backward needs on `ctx` (the tape entry). Both call only the backend
+interface (`_bk.K`, docs/kernels.md), never NumPy arithmetic; NumPy is used
+for storage: allocation, views, broadcasting views and copies.
+
+Gradients may come back in the op's broadcast shape and promoted dtype; the
+engine (autograd.py) reduces and casts them to each input's shape and dtype.
+"""
+
+import numpy as np
+
+from . import backend as _bk
+from .autograd import Node, _mode
+
+
+
+def _c(x):
+    """x as a C-contiguous array (np.ascontiguousarray would turn 0-d into 1-d)."""
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+class _NullCtx:
+    """Stands in for the tape entry when nothing is recorded: writes vanish."""
+
+    __slots__ = ()
+
+    def __setattr__(self, key, value):
+        pass
+
+
+_NULL = _NullCtx()
+
+
+def apply(op, *inputs, **params):
+    """Run `op` on Tensors; record a tape entry if any input requires grad."""
+    from .tensor import Tensor
+
+    record = _mode.enabled and any(t.requires_grad for t in inputs)
+    ctx = Node(op, inputs, tuple(t.requires_grad for t in inputs)) if record else _NULL
+    out = op.forward(ctx, *[t.data for t in inputs], **params)
+    res = Tensor._make(out)
+    if op.view and np.may_share_memory(out, inputs[0].data):
+        res._vc = inputs[0]._vc            # views share the version counter
+    if record:
+        res.requires_grad = True
+        res.grad_fn = ctx
+        saved = [(inputs[i]._vc, inputs[i]._vc[0], f"input {i}") for i in op.saves]
+        if op.saves_output:
+            saved.append((res._vc, res._vc[0], "its output"))
+        ctx._saved = tuple(saved)
+    return res
+
+
+class Op:
+    name = "op"
+    saves = ()             # indices of inputs whose data backward reads
+    saves_output = False   # whether backward reads the output
+    view = False           # whether the output may be a view of input 0
+
+
+def _zeros_if(flag, shape, dtype):
+    return np.zeros(shape, dtype=dtype) if flag else None
+
+
+# ------------------------------------------------------------ unary
+class Unary(Op):
+    """y = f(x);  dx = dy * f'(x). The kernel pair is <name>_forward/_backward."""
+
+    saves = (0,)
+    saves_output = True
+
+    @classmethod
+    def forward(cls, ctx, x, params=()):
+        x = _c(x)
+        y = np.empty_like(x)
+        getattr(_bk.K, cls.name + "_forward")(y, x, *params)
+        ctx.x, ctx.y, ctx.params = x, y, params
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        dx = np.zeros_like(ctx.x)
+        getattr(_bk.K, cls.name + "_backward")(dx, _c(g), ctx.x, ctx.y, *ctx.params)
+        return (dx,)
+
+
+def _unary(name, doc):
+    return type(name.capitalize(), (Unary,), {"name": name, "__doc__": doc})
+
+
+Neg = _unary("neg", "y = -x;  dx = -dy")
+Exp = _unary("exp", "y = e^x;  dx = dy * y")
+Log = _unary("log", "y = ln x;  dx = dy / x")
+Sqrt = _unary("sqrt", "y = sqrt x;  dx = dy / (2 y)")
+Abs = _unary("abs", "y = |x|;  dx = dy * sign(x)  (0 at 0)")
+Sin = _unary("sin", "y = sin x;  dx = dy * cos x")
+Cos = _unary("cos", "y = cos x;  dx = -dy * sin x")
+Tanh = _unary("tanh", "y = tanh x;  dx = dy * (1 - y^2)")
+Sigmoid = _unary("sigmoid", "y = 1 / (1 + e^-x);  dx = dy * y (1 - y)")
+Relu = _unary("relu", "y = max(x, 0);  dx = dy * 1[x > 0]")
+LeakyRelu = _unary("leaky_relu", "y = x if x > 0 else a x;  dx = dy * (1 if x > 0 else a)")
+Softplus = _unary("softplus", "y = log(1 + e^(b x)) / b (x if b x > t);  dx = dy * sigmoid(b x)")
+Gelu = _unary("gelu", "y = x Phi(x) (or the tanh form);  dx = dy * (Phi(x) + x phi(x))")
+Clamp = _unary("clamp", "y = min(max(x, lo), hi);  dx = dy * 1[lo <= x <= hi]")
+
+
+class Cast(Op):
+    """y = x in another dtype;  dx = dy (cast back by the engine)."""
+
+    name = "cast"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+class Clone(Op):
+    """y = copy of x;  dx = dy"""
+
+    name = "clone"
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+# ------------------------------------------------------------ binary
+def broadcast_shape(op, sa, sb):
+    if sa == sb:
+        return sa
+    try:
+        return np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {sa} and {sb} cannot be broadcast together") from None
+
+
+class Binary(Op):
+    """out = a (op) b with NumPy broadcasting, through zero-stride views."""
+
+    @classmethod
+    def forward(cls, ctx, a, b, dtype):
+        if a.dtype != dtype:
+            a = a.astype(dtype)
+        if b.dtype != dtype:
+            b = b.astype(dtype)
+        shape = broadcast_shape(cls.name, a.shape, b.shape)
+        if a.shape != shape:
+            a = np.broadcast_to(a, shape)
+        if b.shape != shape:
+            b = np.broadcast_to(b, shape)
+        out = np.empty(shape, dtype=dtype)
+        getattr(_bk.K, cls.name + "_forward")(out, a, b)
+        ctx.a, ctx.b, ctx.out = a, b, out
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        na, nb = ctx.needs_input_grad
+        out = ctx.out
+        da = _zeros_if(na, out.shape, out.dtype)
+        db = _zeros_if(nb, out.shape, out.dtype)
+        getattr(_bk.K, cls.name + "_backward")(da, db, _c(g), ctx.a, ctx.b, out)
+        return da, db
+
+
+class Add(Binary):
+    """out = a + b;  da = dout, db = dout"""
+
+    name = "add"
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Binary):
+    """out = a - b;  da = dout, db = -dout"""
+
+    name = "sub"
+
+    @staticmethod
+    def backward(ctx, g):
+        db = None
+        if ctx.needs_input_grad[1]:
+            g = _c(g)
+            db = np.empty_like(g)
+            _bk.K.neg_forward(db, g)
+        return g, db
+
+
+class Mul(Binary):
+    """out = a * b;  da = dout * b, db = dout * a"""
+
+    name = "mul"
+    saves = (0, 1)
+
+
+class Div(Binary):
+    """out = a / b;  da = dout / b, db = -dout * a / b^2"""
+
+    name = "div"
+    saves = (0, 1)
+    saves_output = True
+
+
+class Pow(Binary):
+    """out = a ** b;  da = dout * b a^(b-1), db = dout * out * ln a (0 where a == 0, b >= 0)"""
+
+    name = "pow"
+    saves = (0, 1)
+    saves_output = True
+
+
+# ------------------------------------------------------------ reductions
+def norm_axes(op, dim, ndim):
+    """dim (None, int or tuple) -> sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if len(dims) == 0:
+        return tuple(range(ndim))
+    rank = max(ndim, 1)
+    out = set()
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {d!r}")
+        if not -rank <= d < rank:
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dimensions")
+        d = int(d) % rank
+        if d in out:
+            raise ValueError(f"{op}: dim {d} appears more than once in {dims}")
+        out.add(d)
+    return tuple(sorted(a for a in out if a < ndim))
+
+
+class Reduce(Op):
+    """out = reduce over `axes` (see the kernel pairs in reduce.c)."""
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdim):
+        x = _c(x)
+        shape = x.shape
+        if not axes:                          # 0-d input: reduce the lone element
+            x, axes = x.reshape(1), (0,)
+        kept = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdim \
+            else tuple(n for i, n in enumerate(shape) if i not in axes)
+        out = np.empty(kept, dtype=x.dtype)
+        getattr(_bk.K, cls.name + "_forward")(out, x, axes)
+        ctx.x, ctx.axes, ctx.out, ctx.shape = x, axes, out, shape
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        dx = np.zeros(ctx.x.shape, dtype=ctx.x.dtype)
+        cls.kernel_backward(dx, _c(g), ctx)
+        return (dx.reshape(ctx.shape),)
+
+
+class Sum(Reduce):
+    """out = sum over axes;  dx = dout broadcast back"""
+
+    name = "sum"
+
+    @staticmethod
+    def kernel_backward(dx, g, ctx):
+        _bk.K.sum_backward(dx, g, ctx.axes)
+
+
+class Mean(Reduce):
+    """out = mean over axes;  dx = dout / count, broadcast back"""
+
+    name = "mean"
+
+    @staticmethod
+    def kernel_backward(dx, g, ctx):
+        _bk.K.mean_backward(dx, g, ctx.axes)
+
+
+class Amax(Reduce):
+    """out = max over axes;  dx = dout / (#maxima) at each maximum, else 0"""
+
+    name = "amax"
+    saves = (0,)
+    saves_output = True
+
+    @staticmethod
+    def kernel_backward(dx, g, ctx):
+        _bk.K.amax_backward(dx, g, ctx.x, ctx.out, ctx.axes)
+
+
+# ------------------------------------------------------------ softmax
+class Softmax(Op):
+    """y = e^x / sum e^x along axis;  dx = y * (dy - sum(dy * y))"""
+
+    name = "softmax"
+    saves_output = True
+
+    @classmethod
+    def forward(cls, ctx, x, axis):
+        x = _c(x)
+        y = np.empty_like(x)
+        getattr(_bk.K, cls.name + "_forward")(y, x, axis)
+        ctx.y, ctx.axis = y, axis
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        dx = np.zeros_like(ctx.y)
+        getattr(_bk.K, cls.name + "_backward")(dx, _c(g), ctx.y, ctx.axis)
+        return (dx,)
+
+
+class LogSoftmax(Softmax):
+    """y = x - logsumexp(x) along axis;  dx = dy - e^y * sum(dy)"""
+
+    name = "log_softmax"
+
+
+# ------------------------------------------------------------ matmul
+def _as_matrices(x, batch, batch_size):
+    """x (..., R, C) -> (stored 3-D array, transposed?) with no copy when x is
+    C-contiguous or a transposed C-contiguous array (then stored = x^T)."""
+    r, c = x.shape[-2:]
+    xb = x.shape[:-2]
+    if xb != batch and int(np.prod(xb, dtype=np.int64)) != 1:
+        # a batch broadcast along some dims only: materialize that operand
+        x = np.broadcast_to(x, batch + (r, c))
+        return _c(x).reshape(batch_size, r, c), False
+    n = batch_size if xb == batch else 1
+    if x.flags.c_contiguous:
+        return x.reshape(n, r, c), False
+    xt = np.swapaxes(x, -1, -2)
+    if xt.flags.c_contiguous:
+        return xt.reshape(n, c, r), True
+    return _c(x).reshape(n, r, c), False
+
+
+class MatMul(Op):
+    """C = A @ B (batched, broadcast batch dims);  dA = dC B^T, dB = A^T dC.
+
+    The backward passes the stored operands with transpose flags: no copy."""
+
+    name = "matmul"
+    saves = (0, 1)
+
+    @staticmethod
+    def forward(ctx, a, b, dtype):
+        if a.dtype != dtype:
+            a = a.astype(dtype)
+        if b.dtype != dtype:
+            b = b.astype(dtype)
+        ctx.ashape, ctx.bshape = ashape, bshape = a.shape, b.shape
+        if a.ndim == 1:                      # (k,) @ ... : a row vector, dropped after
+            a = a.reshape(1, -1)
+        if b.ndim == 1:                      # ... @ (k,) : a column vector, dropped after
+            b = b.reshape(-1, 1)
+        m, k = a.shape[-2:]
+        k2, n = b.shape[-2:]
+        if k != k2:
+            raise ValueError(f"matmul: shapes {ashape} and {bshape} are not aligned")
+        batch = broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+        nb = int(np.prod(batch, dtype=np.int64))
+        sa, ta = _as_matrices(a, batch, nb)
+        sb, tb = _as_matrices(b, batch, nb)
+        out = np.empty((nb, m, n), dtype=dtype)
+        _bk.K.matmul(out, sa, sb, ta, tb, False)
+        ctx.sa, ctx.ta, ctx.sb, ctx.tb = sa, ta, sb, tb
+        ctx.m, ctx.k, ctx.n, ctx.batch = m, k, n, batch
+        shape = batch + ((m,) if len(ashape) > 1 else ()) + ((n,) if len(bshape) > 1 else ())
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, ta, sb, tb = ctx.sa, ctx.ta, ctx.sb, ctx.tb
+        m, k, n, batch = ctx.m, ctx.k, ctx.n, ctx.batch
+        g3 = _c(g).reshape(-1, m, n)
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = np.zeros((sa.shape[0], m, k), dtype=g3.dtype)
+            _bk.K.matmul(da, g3, sb, False, not tb, True)              # dA = dC B^T
+            da = da.reshape(batch + (m, k)) if sa.shape[0] > 1 else da.reshape(ctx.ashape)
+        if ctx.needs_input_grad[1]:
+            db = np.zeros((sb.shape[0], k, n), dtype=g3.dtype)
+            _bk.K.matmul(db, sa, g3, not ta, False, True)              # dB = A^T dC
+            db = db.reshape(batch + (k, n)) if sb.shape[0] > 1 else db.reshape(ctx.bshape)
+        return da, db
+
+
+# ------------------------------------------------------------ data movement
+class Reshape(Op):
+    """y = x viewed with a new shape;  dx = dy reshaped back"""
+
+    name = "reshape"
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.reshape(ctx.shape),)
+
+
+class Permute(Op):
+    """y = x with axes permuted;  dx = dy permuted back"""
+
+    name = "permute"
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, perm):
+        ctx.inv = tuple(np.argsort(perm))
+        return x.transpose(perm)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.transpose(ctx.inv),)
+
+
+class Expand(Op):
+    """y = x broadcast to a larger shape (a view);  dx = dy summed back (engine)"""
+
+    name = "expand"
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+class Index(Op):
+    """y = x[key] (a gather);  dx = scatter-add of dy to the gathered positions.
+
+    Basic keys (ints, slices, None, Ellipsis) give a view, whose backward
+    writes dy into a zero array at the same key (no position repeats).
+    Keys with integer arrays may repeat positions: backward scatter-adds
+    through the index_add kernel, using the flat position of every element."""
+
+    name = "index"
+    view = True
+
+    @staticmethod
+    def forward(ctx, x, key, advanced):
+        try:
+            y = x[key]
+        except IndexError as e:
+            raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
+        ctx.shape, ctx.dtype, ctx.key, ctx.advanced = x.shape, x.dtype, key, advanced
+        if not isinstance(y, np.ndarray):        # all-int keys give a NumPy scalar
+            y = np.asarray(y)
+        if advanced:
+            ctx.pos = np.arange(x.size, dtype=np.int64).reshape(x.shape)[key]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.zeros(ctx.shape, dtype=g.dtype)
+        if not ctx.advanced:
+            dx[ctx.key] = g
+            return (dx,)
+        _bk.K.index_add(dx.reshape(-1, 1), _c(ctx.pos).reshape(-1),
+                        _c(g).reshape(-1, 1))
+        return (dx,)
+
+
+class Cat(Op):
+    """y = concatenate(xs, axis);  dx_i = the slice of dy that x_i filled"""
+
+    name = "cat"
+
+    @staticmethod
+    def forward(ctx, *xs, axis, dtype):
+        ctx.sizes = [x.shape[axis] for x in xs]
+        ctx.axis = axis
+        return np.concatenate([x.astype(dtype, copy=False) for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        out, start = [], 0
+        idx = [slice(None)] * g.ndim
+        for n in ctx.sizes:
+            idx[ctx.axis] = slice(start, start + n)
+            out.append(g[tuple(idx)])
+            start += n
+        return out
+
+
+class Stack(Op):
+    """y = stack(xs, axis);  dx_i = dy taken at position i along axis"""
+
+    name = "stack"
+
+    @staticmethod
+    def forward(ctx, *xs, axis, dtype):
+        ctx.axis, ctx.n = axis, len(xs)
+        return np.stack([x.astype(dtype, copy=False) for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return [np.take(g, i, axis=ctx.axis) for i in range(ctx.n)]
+
+
+# ------------------------------------------------------------ in-place helpers
+class Fill(Op):
+    """y = value everywhere;  dx = 0 (the old values are gone)"""
+
+    name = "fill"
+
+    @staticmethod
+    def forward(ctx, x, value):
+        return np.full_like(x, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,)
+
+
+class Copy(Op):
+    """y = src broadcast into x's shape;  dx = 0, dsrc = dy (summed back by the engine)"""
+
+    name = "copy"
+
+    @staticmethod
+    def forward(ctx, x, src):
+        out = np.empty_like(x)
+        out[...] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, g
+
+
+class SetItem(Op):
+    """y = x with y[key] = v;  dx = dy with dy[key] zeroed, dv = dy[key]"""
+
+    name = "setitem"
+
+    @staticmethod
+    def forward(ctx, x, v, key):
+        out = np.array(x, copy=True)
+        out[key] = v
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.array(g, copy=True)
+        dx[ctx.key] = 0
+        return dx, np.asarray(g[ctx.key])
