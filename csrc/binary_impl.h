@@ -28,8 +28,7 @@ static void CG_NAME(bin_run)(const bin_plan *p, const T *a, const T *b,
     const int64_t inner = p->shape[nd - 1];
     const int64_t n = p->n;
     const int64_t nblk = cg_ceil_div(n, CG_BIN_BLOCK);
-    CG_OMP_FOR(n)
-    for (int64_t blk = 0; blk < nblk; blk++) {
+    CG_PARALLEL_FOR(n, blk, nblk,
         int64_t pos = blk * CG_BIN_BLOCK;
         const int64_t end = cg_min64(n, pos + CG_BIN_BLOCK);
         int64_t idx[CG_MAX_NDIM];
@@ -54,7 +53,7 @@ static void CG_NAME(bin_run)(const bin_plan *p, const T *a, const T *b,
                 idx[d - 1]++;
             }
         }
-    }
+    );
 }
 
 /* A run of n elements; STMT uses i, av = a[i*sa], bv = b[i*sb]. The common
@@ -154,8 +153,7 @@ CG_BIN_BACKWARD(pow, bv == 0 ? (T)0 : G * bv * CG_M(pow)(av, bv - (T)1),
 /* accumulate: dst += src (both contiguous, n elements). */
 void CG_NAME(cg_accumulate)(T *restrict dst, const T *restrict src, int64_t n)
 {
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+    CG_PARALLEL_FOR(n, i, n, dst[i] += src[i]; );
 }
 
 /* add and sub backward only touch contiguous buffers: dout broadcast is the
@@ -184,8 +182,7 @@ int CG_NAME(cg_sub_backward)(T *da, T *db, const T *dout, const T *a, const T *b
     const int64_t n = p.n;
     if (da) CG_NAME(cg_accumulate)(da, dout, n);
     if (db) {
-        CG_OMP_FOR(n)
-        for (int64_t i = 0; i < n; i++) db[i] -= dout[i];
+        CG_PARALLEL_FOR(n, i, n, db[i] -= dout[i]; );
     }
     return CG_OK;
 }

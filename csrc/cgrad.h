@@ -25,6 +25,7 @@ extern "C" {
 #define CG_OK 0
 #define CG_ENOMEM 1   /* GEMM packing workspace could not be allocated */
 #define CG_EINVAL 2   /* ndim above CG_MAX_NDIM or a negative size */
+#define CG_EINDEX 3   /* an index out of range (index_add); nothing written */
 
 /* Largest ndim the strided kernels (binary, reductions) accept. */
 #define CG_MAX_NDIM 32
@@ -201,6 +202,12 @@ void cg_log_softmax_forward_f32(float *y, const float *x, int64_t outer, int64_t
 void cg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner);
 void cg_log_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner);
 void cg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner);
+
+/* ---- scatter-add (index.c) ----------------------------------------------
+ * for i in [0,n): dx[idx[i], :] += src[i, :];  dx (R,D), src (n,D), idx (n,)
+ * contiguous. Every idx[i] in [0,R) is checked first: CG_EINDEX, no write. */
+int cg_index_add_f32(float *dx, const int64_t *idx, const float *src, int64_t R, int64_t D, int64_t n);
+int cg_index_add_f64(double *dx, const int64_t *idx, const double *src, int64_t R, int64_t D, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -26,10 +26,25 @@
 #define CG_PAR_MIN 32768
 
 #define CG_PRAGMA(x) _Pragma(#x)
-/* A parallel-for over `work` elements; serial below CG_PAR_MIN, or when
- * built without OpenMP (the pragma is then ignored). */
-#define CG_OMP_FOR(work) \
-    CG_PRAGMA(omp parallel for schedule(static) if((work) > CG_PAR_MIN) num_threads(cg_get_num_threads()))
+
+/* for (int64_t i = 0; i < n; i++) { body }, split over threads (static
+ * contiguous ranges) when work > CG_PAR_MIN and more than one thread is
+ * configured. The test is a plain branch rather than an OpenMP if() clause:
+ * measured with libgomp, entering even an if(0) region costs ~0.3 us, which
+ * is 50x a 64-element kernel. Without OpenMP the pragma is ignored. */
+#define CG_PARALLEL_FOR(work, i, n, ...)                                               \
+    do {                                                                               \
+        const int64_t cg_n_ = (n);                                                     \
+        if ((work) > CG_PAR_MIN && cg_get_num_threads() > 1) {                         \
+            CG_PRAGMA(omp parallel for schedule(static) num_threads(cg_get_num_threads())) \
+            for (int64_t i = 0; i < cg_n_; i++) { __VA_ARGS__ }                        \
+        } else {                                                                       \
+            for (int64_t i = 0; i < cg_n_; i++) { __VA_ARGS__ }                        \
+        }                                                                              \
+    } while (0)
+
+/* parallel.c: index of the calling thread in its OpenMP team (0 outside). */
+int cg_thread_num(void);
 
 static inline int64_t cg_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t cg_max64(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -118,6 +118,81 @@ static void CG_NAME(pack_b)(T *restrict dst, const T *restrict b, int64_t N, int
         for (int64_t j = nv; j < nr; j++) dst[p * nr + j] = 0;
 }
 
+/* The blocked loops over one product, run by every thread of a team (or
+ * by one thread alone). Per (jc, pc) panel there are two barriers, the
+ * implicit ones of the two orphaned `omp for` loops: after the team has
+ * packed B, and after all tiles are done (before B is packed again).
+ * The work items are (MC block of rows, range of NR panels), handed out
+ * dynamically in row-block order (a preempted thread on a busy machine then
+ * does not hold up the team); a thread packs each A block it needs into its
+ * own buffer. Every tile of C is computed by exactly one thread with the
+ * same operations, whatever the team size or the schedule. */
+typedef struct {
+    T *c;
+    const T *a, *b;
+    int64_t M, N, K;
+    int ta, tb, accumulate;
+    int mr, nr, nt;
+    int64_t mc_blk, nc_blk, n_ic;
+    CG_NAME(ukr_fn) kern;
+    T *bufA, *bufB;   /* bufA: nt private blocks of a_stride elements */
+    int64_t a_stride;
+} CG_NAME(gemm_job);
+
+static void CG_NAME(gemm_blocked)(const CG_NAME(gemm_job) *g)
+{
+    const int64_t M = g->M, N = g->N, K = g->K;
+    const int mr = g->mr, nr = g->nr;
+    const int tid = g->nt > 1 ? cg_thread_num() : 0; /* team size <= nt */
+    T *bufA = g->bufA + (int64_t)tid * g->a_stride;
+    for (int64_t jc = 0; jc < N; jc += g->nc_blk) {
+        const int64_t nc = cg_min64(g->nc_blk, N - jc);
+        const int64_t npan = cg_ceil_div(nc, nr);
+        /* split the NR panels so there are ~8 items per thread */
+        const int64_t n_js = cg_min64(npan, cg_max64(1, cg_ceil_div(8 * (int64_t)g->nt, g->n_ic)));
+        for (int64_t pc = 0; pc < K; pc += CG_KC) {
+            const int64_t kc = cg_min64(CG_KC, K - pc);
+            const int beta = pc > 0 || g->accumulate; /* first K slice overwrites */
+            CG_PRAGMA(omp for schedule(static))
+            for (int64_t jp = 0; jp < npan; jp++)
+                CG_NAME(pack_b)(g->bufB + jp * kc * nr, g->b, N, K, g->tb, pc, kc, jc + jp * nr,
+                                cg_min64(nr, nc - jp * nr), nr);
+            int64_t packed_ib = -1; /* A block currently in this thread's bufA */
+            CG_PRAGMA(omp for schedule(dynamic, 1))
+            for (int64_t item = 0; item < g->n_ic * n_js; item++) {
+                const int64_t ib = item / n_js, js = item % n_js;
+                const int64_t ic = ib * g->mc_blk, mc = cg_min64(g->mc_blk, M - ic);
+                const int64_t mpan = cg_ceil_div(mc, mr);
+                if (ib != packed_ib) {
+                    for (int64_t ip = 0; ip < mpan; ip++)
+                        CG_NAME(pack_a)(bufA + ip * kc * mr, g->a, M, K, g->ta, ic + ip * mr,
+                                        cg_min64(mr, mc - ip * mr), pc, kc, mr);
+                    packed_ib = ib;
+                }
+                const int64_t jp0 = js * npan / n_js, jp1 = (js + 1) * npan / n_js;
+                for (int64_t jp = jp0; jp < jp1; jp++) {  /* B micro-panel stays in L1 */
+                    const int64_t nv = cg_min64(nr, nc - jp * nr);
+                    const T *bp = g->bufB + jp * kc * nr;
+                    for (int64_t ip = 0; ip < mpan; ip++) {
+                        const int64_t mv = cg_min64(mr, mc - ip * mr);
+                        const T *ap = bufA + ip * kc * mr;
+                        T *cp = g->c + (ic + ip * mr) * N + jc + jp * nr;
+                        if (mv == mr && nv == nr) {
+                            g->kern(kc, ap, bp, cp, N, beta);
+                        } else { /* partial tile: full tile into tmp, copy the valid part */
+                            T tmp[CG_MAX_MR * CG_MAX_NR];
+                            g->kern(kc, ap, bp, tmp, nr, 0);
+                            for (int64_t i = 0; i < mv; i++)
+                                for (int64_t j = 0; j < nv; j++)
+                                    cp[i * N + j] = beta ? cp[i * N + j] + tmp[i * nr + j] : tmp[i * nr + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Fast GEMM: same contract and result as cg_gemm_naive, except rounding
  * (see there). Returns CG_ENOMEM if the packing workspace (one block per
  * call, shared by the threads, freed before return) cannot be allocated. */
@@ -136,65 +211,35 @@ int CG_NAME(cg_gemm)(T *c, const T *a, const T *b, int64_t M, int64_t N, int64_t
         return CG_OK;
     }
 
-    /* micro-kernel for this CPU (cpu.c) */
-    int mr = CG_GEN_MR, nr = CG_GEN_NR;
-    CG_NAME(ukr_fn) kern = CG_NAME(ukernel_generic);
+    const int nt = M * N * K > CG_PAR_GEMM ? cg_get_num_threads() : 1;
+    CG_NAME(gemm_job) g = {c, a, b, M, N, K, ta, tb, accumulate,
+                           CG_GEN_MR, CG_GEN_NR, nt, 0, 0, 0,
+                           CG_NAME(ukernel_generic), NULL, NULL, 0};
 #ifdef CG_HAVE_X86_UKERNELS
-    const int isa = cg_get_isa();
-    if (isa >= CG_ISA_AVX512) { mr = CG_AVX512_MR; nr = CG_UK_AVX512_NR; kern = CG_UK_AVX512; }
-    else if (isa == CG_ISA_AVX2) { mr = CG_AVX2_MR; nr = CG_UK_AVX2_NR; kern = CG_UK_AVX2; }
+    const int isa = cg_get_isa(); /* micro-kernel for this CPU (cpu.c) */
+    if (isa >= CG_ISA_AVX512) { g.mr = CG_AVX512_MR; g.nr = CG_UK_AVX512_NR; g.kern = CG_UK_AVX512; }
+    else if (isa == CG_ISA_AVX2) { g.mr = CG_AVX2_MR; g.nr = CG_UK_AVX2_NR; g.kern = CG_UK_AVX2; }
 #endif
-    const int64_t mc_blk = cg_max64(mr, (CG_MC / mr) * mr);
-    const int64_t nc_blk = cg_max64(nr, (CG_NC / nr) * nr);
+    /* MC blocks of equal size (a multiple of MR, at most CG_MC rounded down) */
+    const int64_t mc_cap = cg_max64(g.mr, (CG_MC / g.mr) * g.mr);
+    const int64_t n_ic0 = cg_ceil_div(M, mc_cap);
+    g.mc_blk = cg_ceil_div(cg_ceil_div(M, n_ic0), g.mr) * g.mr;
+    g.n_ic = cg_ceil_div(M, g.mc_blk);
+    g.nc_blk = cg_max64(g.nr, (CG_NC / g.nr) * g.nr);
     const int64_t kc_max = cg_min64(CG_KC, K);
-    const int64_t mc_max = cg_min64(mc_blk, cg_ceil_div(M, mr) * mr);
-    const int64_t nc_max = cg_min64(nc_blk, cg_ceil_div(N, nr) * nr);
-    const int64_t a_elems = cg_ceil_div(mc_max * kc_max, 16) * 16;
-    void *raw = malloc((size_t)(a_elems + kc_max * nc_max) * sizeof(T) + 64);
+    const int64_t nc_max = cg_min64(g.nc_blk, cg_ceil_div(N, g.nr) * g.nr);
+    g.a_stride = cg_ceil_div(g.mc_blk * kc_max, 16) * 16;
+    const int64_t b_elems = cg_ceil_div(kc_max * nc_max, 16) * 16;
+    void *raw = malloc((size_t)(b_elems + nt * g.a_stride) * sizeof(T) + 64);
     if (!raw) return CG_ENOMEM;
-    T *bufA = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    T *bufB = bufA + a_elems;
+    g.bufB = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    g.bufA = g.bufB + b_elems;
 
-    const int64_t work = M * N * K;
-    CG_PRAGMA(omp parallel if(work > CG_PAR_GEMM) num_threads(cg_get_num_threads()))
-    {
-        for (int64_t jc = 0; jc < N; jc += nc_blk) {
-            const int64_t nc = cg_min64(nc_blk, N - jc);
-            const int64_t npan = cg_ceil_div(nc, nr);
-            for (int64_t pc = 0; pc < K; pc += CG_KC) {
-                const int64_t kc = cg_min64(CG_KC, K - pc);
-                const int beta = pc > 0 || accumulate; /* first K slice overwrites */
-                CG_PRAGMA(omp for schedule(static))
-                for (int64_t jp = 0; jp < npan; jp++)
-                    CG_NAME(pack_b)(bufB + jp * kc * nr, b, N, K, tb, pc, kc, jc + jp * nr,
-                                    cg_min64(nr, nc - jp * nr), nr);
-                for (int64_t ic = 0; ic < M; ic += mc_blk) {
-                    const int64_t mc = cg_min64(mc_blk, M - ic);
-                    const int64_t mpan = cg_ceil_div(mc, mr);
-                    CG_PRAGMA(omp for schedule(static))
-                    for (int64_t ip = 0; ip < mpan; ip++)
-                        CG_NAME(pack_a)(bufA + ip * kc * mr, a, M, K, ta, ic + ip * mr,
-                                        cg_min64(mr, mc - ip * mr), pc, kc, mr);
-                    /* tiles, jr-major so a thread's run reuses its B micro-panel */
-                    CG_PRAGMA(omp for schedule(static))
-                    for (int64_t t = 0; t < npan * mpan; t++) {
-                        const int64_t jp = t / mpan, ip = t % mpan;
-                        const int64_t mv = cg_min64(mr, mc - ip * mr), nv = cg_min64(nr, nc - jp * nr);
-                        const T *ap = bufA + ip * kc * mr, *bp = bufB + jp * kc * nr;
-                        T *cp = c + (ic + ip * mr) * N + jc + jp * nr;
-                        if (mv == mr && nv == nr) {
-                            kern(kc, ap, bp, cp, N, beta);
-                        } else { /* partial tile: full tile into tmp, copy the valid part */
-                            T tmp[CG_MAX_MR * CG_MAX_NR];
-                            kern(kc, ap, bp, tmp, nr, 0);
-                            for (int64_t i = 0; i < mv; i++)
-                                for (int64_t j = 0; j < nv; j++)
-                                    cp[i * N + j] = beta ? cp[i * N + j] + tmp[i * nr + j] : tmp[i * nr + j];
-                        }
-                    }
-                }
-            }
-        }
+    if (nt > 1) {
+        CG_PRAGMA(omp parallel num_threads(nt))
+        CG_NAME(gemm_blocked)(&g);
+    } else {
+        CG_NAME(gemm_blocked)(&g);
     }
     free(raw);
     return CG_OK;
@@ -213,10 +258,10 @@ int CG_NAME(cg_matmul)(T *out, const T *a, const T *b, int64_t Bo, int64_t Ba, i
     if (B == 0 || Bo == 0 || Ba == 0 || Bb == 0) return CG_OK;
     const int64_t sa = M * K, sb = K * N, so = M * N;
     if (Bo == B && B > 1 && K > 0 && CG_GEMM_IS_SMALL(M, N, K)) {
-        CG_PRAGMA(omp parallel for schedule(static) if(B * M * N * K > CG_PAR_MIN) num_threads(cg_get_num_threads()))
-        for (int64_t i = 0; i < B; i++)
+        CG_PARALLEL_FOR(B * M * N * K, i, B,
             CG_NAME(gemm_small)(out + i * so, a + (i % Ba) * sa, b + (i % Bb) * sb, M, N, K, ta, tb,
                                 accumulate);
+        );
         return CG_OK;
     }
     for (int64_t i = 0; i < B; i++) {

@@ -12,7 +12,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include "cgrad.h"
+#include "common.h"
 
 #define CG_MAX_THREADS 256
 
@@ -51,6 +51,16 @@ int cg_get_num_threads(void)
 }
 
 void cg_set_num_threads(int n) { g_num_threads = clamp_threads(n); }
+
+/* Index of the calling thread in the current parallel team, 0 outside one. */
+int cg_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 int cg_have_openmp(void)
 {

@@ -91,8 +91,10 @@ static inline int64_t flat_offset(int64_t f, int n, const int64_t *shape, const 
 
 /* max that propagates NaN: a NaN in either argument wins. */
 #define CG_NANMAX(m, v) (((v) > (m) || (v) != (v)) ? (v) : (m))
-/* x == max, counting NaN as equal to a NaN max (torch's amax backward). */
-#define CG_ISMAX(v, m) ((v) == (m) || ((m) != (m) && (v) != (v)))
+/* x == max, literally (docs/kernels.md): in a group whose max is NaN nothing
+ * matches, so the whole group gets no gradient. (torch differs: amax gives
+ * the group NaN, max() without dim gives it to the NaN positions.) */
+#define CG_ISMAX(v, m) ((v) == (m))
 
 enum { CG_OP_SUM, CG_OP_MEAN, CG_OP_MAX };
 

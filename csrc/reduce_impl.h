@@ -42,12 +42,11 @@ static int CG_NAME(reduce_forward)(T *restrict out, const T *restrict x, const r
         const int64_t nparts = cg_max64(1, cg_min64(CG_RED_MAX_PARTS, nred / CG_RED_SPLIT));
         const int64_t len = cg_ceil_div(nred, nparts);
         ACC part[CG_RED_MAX_PARTS];
-        CG_OMP_FOR(work)
-        for (int64_t k = 0; k < nparts; k++) {
+        CG_PARALLEL_FOR(work, k, nparts,
             const int64_t lo = k * len, hi = cg_min64(nred, lo + len);
             part[k] = op == CG_OP_MAX ? (ACC)CG_NAME(run_max)(x + lo, hi - lo)
                                       : CG_NAME(run_sum)(x + lo, hi - lo);
-        }
+        );
         ACC r = part[0];
         for (int64_t k = 1; k < nparts; k++) r = op == CG_OP_MAX ? CG_NANMAX(r, part[k]) : r + part[k];
         out[0] = op == CG_OP_MEAN ? (T)(r / (ACC)nred) : (T)r;
@@ -56,8 +55,7 @@ static int CG_NAME(reduce_forward)(T *restrict out, const T *restrict x, const r
     if (p->last_reduced) {
         /* case A: out[o] = reduce over nred / inner contiguous rows */
         const int64_t inner = p->inner, nrows = nred / inner;
-        CG_OMP_FOR(work)
-        for (int64_t o = 0; o < nout; o++) {
+        CG_PARALLEL_FOR(work, o, nout,
             const T *xo = x + flat_offset(o, p->nk, p->kshape, p->kstride);
             if (op == CG_OP_MAX) {
                 T m = xo[0];
@@ -72,14 +70,13 @@ static int CG_NAME(reduce_forward)(T *restrict out, const T *restrict x, const r
                     s += CG_NAME(run_sum)(xo + flat_offset(r, p->nr - 1, p->rshape, p->rstride), inner);
                 out[o] = op == CG_OP_MEAN ? (T)(s / (ACC)nred) : (T)s;
             }
-        }
+        );
         return CG_OK;
     }
     /* case B: out row (length L) accumulates nred rows, one column chunk per task */
     const int64_t L = p->inner, nrow_out = nout / L;
     const int64_t nchunk = cg_ceil_div(L, CG_RED_CHUNK), ntask = nrow_out * nchunk;
-    CG_OMP_FOR(work)
-    for (int64_t t = 0; t < ntask; t++) {
+    CG_PARALLEL_FOR(work, t, ntask,
         const int64_t ro = t / nchunk, c0 = (t % nchunk) * CG_RED_CHUNK;
         const int64_t cn = cg_min64(CG_RED_CHUNK, L - c0);
         const T *xo = x + flat_offset(ro, p->nk - 1, p->kshape, p->kstride) + c0;
@@ -103,7 +100,7 @@ static int CG_NAME(reduce_forward)(T *restrict out, const T *restrict x, const r
             else
                 for (int64_t l = 0; l < cn; l++) oo[l] = (T)acc[l];
         }
-    }
+    );
     return CG_OK;
 }
 
@@ -119,26 +116,23 @@ static int CG_NAME(reduce_backward_bcast)(T *restrict dx, const T *restrict dout
         const int64_t inner = p->inner, nrows = nred / inner;
         if (nout == 1) {
             const T g = mean ? dout[0] / cnt : dout[0];
-            CG_OMP_FOR(work)
-            for (int64_t i = 0; i < nred; i++) dx[i] += g;
+            CG_PARALLEL_FOR(work, i, nred, dx[i] += g; );
             return CG_OK;
         }
-        CG_OMP_FOR(work)
-        for (int64_t o = 0; o < nout; o++) {
+        CG_PARALLEL_FOR(work, o, nout,
             const T g = mean ? dout[o] / cnt : dout[o];
             T *dxo = dx + flat_offset(o, p->nk, p->kshape, p->kstride);
             for (int64_t r = 0; r < nrows; r++) {
                 T *restrict row = dxo + flat_offset(r, p->nr - 1, p->rshape, p->rstride);
                 for (int64_t i = 0; i < inner; i++) row[i] += g;
             }
-        }
+        );
         return CG_OK;
     }
     /* case B: each row of dx gets the dout row (/ count) */
     const int64_t L = p->inner, nrow_out = nout / L;
     const int64_t nchunk = cg_ceil_div(L, CG_RED_CHUNK), ntask = nrow_out * nchunk;
-    CG_OMP_FOR(work)
-    for (int64_t t = 0; t < ntask; t++) {
+    CG_PARALLEL_FOR(work, t, ntask,
         const int64_t ro = t / nchunk, c0 = (t % nchunk) * CG_RED_CHUNK;
         const int64_t cn = cg_min64(CG_RED_CHUNK, L - c0);
         T *dxo = dx + flat_offset(ro, p->nk - 1, p->kshape, p->kstride) + c0;
@@ -148,7 +142,7 @@ static int CG_NAME(reduce_backward_bcast)(T *restrict dx, const T *restrict dout
             T *restrict row = dxo + flat_offset(r, p->nr, p->rshape, p->rstride);
             for (int64_t l = 0; l < cn; l++) row[l] += g[l];
         }
-    }
+    );
     return CG_OK;
 }
 
@@ -185,9 +179,9 @@ int CG_NAME(cg_mean_backward)(T *dx, const T *dout, int64_t ndim, const int64_t 
 }
 
 /* amax: out = max over axes (NaN in a group gives NaN; empty group: error)
- *       dx += dout / k where x is a maximum of its group, k = number of
- *       maxima (torch's evenly-distributed rule; NaN counts as the max when
- *       the max is NaN). Two passes per group: count, then distribute. */
+ *       dx += dout / k where x == max of its group, k = number of maxima
+ *       (torch's evenly-distributed rule; a NaN group gets nothing, see
+ *       CG_ISMAX). Two passes per group: count, then distribute. */
 int CG_NAME(cg_amax_forward)(T *out, const T *x, int64_t ndim, const int64_t *shape,
                              const int64_t *axes, int64_t naxes)
 {
@@ -206,8 +200,7 @@ int CG_NAME(cg_amax_backward)(T *dx, const T *dout, const T *x, const T *out, in
     if (work == 0) return CG_OK;
     if (p->last_reduced) {
         const int64_t inner = p->inner, nrows = nred / inner;
-        CG_OMP_FOR(work)
-        for (int64_t o = 0; o < nout; o++) {
+        CG_PARALLEL_FOR(work, o, nout,
             const int64_t base = flat_offset(o, p->nk, p->kshape, p->kstride);
             const T m = out[o];
             int64_t k = 0;
@@ -222,13 +215,12 @@ int CG_NAME(cg_amax_backward)(T *dx, const T *dout, const T *x, const T *out, in
                 for (int64_t i = 0; i < inner; i++)
                     if (CG_ISMAX(x[off + i], m)) dx[off + i] += g;
             }
-        }
+        );
         return CG_OK;
     }
     const int64_t L = p->inner, nrow_out = nout / L;
     const int64_t nchunk = cg_ceil_div(L, CG_RED_CHUNK), ntask = nrow_out * nchunk;
-    CG_OMP_FOR(work)
-    for (int64_t t = 0; t < ntask; t++) {
+    CG_PARALLEL_FOR(work, t, ntask,
         const int64_t ro = t / nchunk, c0 = (t % nchunk) * CG_RED_CHUNK;
         const int64_t cn = cg_min64(CG_RED_CHUNK, L - c0);
         const int64_t base = flat_offset(ro, p->nk - 1, p->kshape, p->kstride) + c0;
@@ -246,6 +238,6 @@ int CG_NAME(cg_amax_backward)(T *dx, const T *dout, const T *x, const T *out, in
             for (int64_t l = 0; l < cn; l++)
                 if (CG_ISMAX(x[off + l], m[l])) dx[off + l] += g[l];
         }
-    }
+    );
     return CG_OK;
 }

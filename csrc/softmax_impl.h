@@ -19,8 +19,7 @@ static void CG_NAME(softmax_fwd)(T *restrict y, const T *restrict x, int64_t out
 {
     if (outer <= 0 || n <= 0 || inner <= 0) return;
     const int64_t ncb = cg_ceil_div(inner, CG_SM_COLS), ntask = outer * ncb;
-    CG_OMP_FOR(outer * n * inner)
-    for (int64_t t = 0; t < ntask; t++) {
+    CG_PARALLEL_FOR(outer * n * inner, t, ntask,
         const int64_t o = t / ncb, j0 = (t % ncb) * CG_SM_COLS;
         const int64_t cb = cg_min64(CG_SM_COLS, inner - j0);
         const T *xo = x + o * n * inner + j0;
@@ -52,7 +51,7 @@ static void CG_NAME(softmax_fwd)(T *restrict y, const T *restrict x, int64_t out
             for (int64_t k = 0; k < n; k++)
                 for (int64_t j = 0; j < cb; j++) yo[k * inner + j] *= inv[j];
         }
-    }
+    );
 }
 
 static void CG_NAME(softmax_bwd)(T *restrict dx, const T *restrict dy, const T *restrict y,
@@ -60,8 +59,7 @@ static void CG_NAME(softmax_bwd)(T *restrict dx, const T *restrict dy, const T *
 {
     if (outer <= 0 || n <= 0 || inner <= 0) return;
     const int64_t ncb = cg_ceil_div(inner, CG_SM_COLS), ntask = outer * ncb;
-    CG_OMP_FOR(outer * n * inner)
-    for (int64_t t = 0; t < ntask; t++) {
+    CG_PARALLEL_FOR(outer * n * inner, t, ntask,
         const int64_t o = t / ncb, j0 = (t % ncb) * CG_SM_COLS;
         const int64_t cb = cg_min64(CG_SM_COLS, inner - j0);
         const int64_t base = o * n * inner + j0;
@@ -92,7 +90,7 @@ static void CG_NAME(softmax_bwd)(T *restrict dx, const T *restrict dy, const T *
                     dx[i] += y[i] * (dy[i] - st[j]);
                 }
         }
-    }
+    );
 }
 
 void CG_NAME(cg_softmax_forward)(T *y, const T *x, int64_t outer, int64_t n, int64_t inner)

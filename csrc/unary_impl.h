@@ -30,16 +30,14 @@ static inline T CG_NAME(log1pexp)(T z)
 #define CG_UNARY_PAIR(op, FWD, BWD)                                                \
     void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
     {                                                                              \
-        CG_OMP_FOR(n)                                                              \
-        for (int64_t i = 0; i < n; i++) y[i] = (FWD);                              \
+        CG_PARALLEL_FOR(n, i, n, y[i] = (FWD););                                   \
     }                                                                              \
     void CG_NAME(cg_##op##_backward)(T *restrict dx, const T *restrict dy,          \
                                      const T *restrict xp, const T *restrict yp,   \
                                      int64_t n)                                    \
     {                                                                              \
         (void)xp; (void)yp;                                                        \
-        CG_OMP_FOR(n)                                                              \
-        for (int64_t i = 0; i < n; i++) dx[i] += (BWD);                            \
+        CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
     }
 
 /* neg: y = -x;  dx += -dy */
@@ -54,7 +52,7 @@ CG_UNARY_PAIR(log, CG_M(log)(X), G / X)
 /* sqrt: y = sqrt x;  dx += dy / (2 y)   (x = 0 gives +inf, as torch) */
 CG_UNARY_PAIR(sqrt, CG_M(sqrt)(X), G / ((T)2 * Y))
 
-/* abs: y = |x|;  dx += dy * sign(x), sign(0) = 0 */
+/* abs: y = |x|;  dx += dy * sign(x), sign(0) = sign(NaN) = 0 (torch's sign) */
 CG_UNARY_PAIR(abs, CG_M(fabs)(X), G * (T)((X > 0) - (X < 0)))
 
 /* sin: dx += dy * cos x;  cos: dx += -dy * sin x */
@@ -76,15 +74,13 @@ CG_UNARY_PAIR(relu, X < 0 ? (T)0 : X, Y > 0 ? G : (T)0)
  *             dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
 void CG_NAME(cg_leaky_relu_forward)(T *restrict y, const T *restrict xp, int64_t n, T slope)
 {
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) y[i] = X > 0 ? X : X * slope;
+    CG_PARALLEL_FOR(n, i, n, y[i] = X > 0 ? X : X * slope; );
 }
 void CG_NAME(cg_leaky_relu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
                                      const T *restrict yp, int64_t n, T slope)
 {
     (void)yp;
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) dx[i] += X > 0 ? G : G * slope;
+    CG_PARALLEL_FOR(n, i, n, dx[i] += X > 0 ? G : G * slope; );
 }
 
 /* softplus: z = beta x;  y = x if z > threshold else log(1 + e^z) / beta
@@ -92,28 +88,29 @@ void CG_NAME(cg_leaky_relu_backward)(T *restrict dx, const T *restrict dy, const
  * log(1 + e^z) is computed as log1pexp (no overflow for any threshold). */
 void CG_NAME(cg_softplus_forward)(T *restrict y, const T *restrict xp, int64_t n, T beta, T threshold)
 {
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) {
+    CG_PARALLEL_FOR(n, i, n,
         const T z = X * beta;
         y[i] = z > threshold ? X : CG_NAME(log1pexp)(z) / beta;
-    }
+    );
 }
 void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
                                    const T *restrict yp, int64_t n, T beta, T threshold)
 {
     (void)yp;
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) {
+    CG_PARALLEL_FOR(n, i, n,
         const T z = X * beta;
         dx[i] += z > threshold ? G : G * CG_NAME(sigmoid1)(z);
-    }
+    );
 }
 
 /* gelu, exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
  *               dx += dy * (Phi(x) + x phi(x)),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
  * gelu, tanh:   u = sqrt(2/pi) (x + 0.044715 x^3);  y = 0.5 x (1 + tanh u)
- *               dx += dy * (0.5 (1 + tanh u)                         // term 1
- *                           + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2))  // term 2 */
+ *               dx += dy * (0.5 (1 + tanh u)                                   // term 1
+ *                           + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2))  // term 2
+ * Backward evaluates the same expression through s = sigmoid(2u), using
+ * 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s): no cancellation in
+ * 1 + tanh u or 1 - tanh^2 u when |u| is large, so float32 keeps its digits. */
 #define CG_SQRT1_2 0.70710678118654752440
 #define CG_SQRT2_PI 0.79788456080286535588   /* sqrt(2/pi) */
 #define CG_INV_SQRT2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
@@ -121,15 +118,12 @@ void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T
 void CG_NAME(cg_gelu_forward)(T *restrict y, const T *restrict xp, int64_t n, int approximate_tanh)
 {
     if (approximate_tanh) {
-        CG_OMP_FOR(n)
-        for (int64_t i = 0; i < n; i++) {
+        CG_PARALLEL_FOR(n, i, n,
             const T u = (T)CG_SQRT2_PI * (X + (T)CG_GELU_C * X * X * X);
             y[i] = (T)0.5 * X * ((T)1 + CG_M(tanh)(u));
-        }
+        );
     } else {
-        CG_OMP_FOR(n)
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (T)0.5 * X * ((T)1 + CG_M(erf)(X * (T)CG_SQRT1_2));
+        CG_PARALLEL_FOR(n, i, n, y[i] = (T)0.5 * X * ((T)1 + CG_M(erf)(X * (T)CG_SQRT1_2)); );
     }
 }
 void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
@@ -137,23 +131,24 @@ void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *re
 {
     (void)yp;
     if (approximate_tanh) {
-        CG_OMP_FOR(n)
-        for (int64_t i = 0; i < n; i++) {
+        CG_PARALLEL_FOR(n, i, n,
             const T x = X;
-            const T t = CG_M(tanh)((T)CG_SQRT2_PI * (x + (T)CG_GELU_C * x * x * x));
-            const T term1 = (T)0.5 * ((T)1 + t);
-            const T term2 = (T)0.5 * x * ((T)1 - t * t) * (T)CG_SQRT2_PI
-                            * ((T)1 + (T)(3 * CG_GELU_C) * x * x);
+            const T u = (T)CG_SQRT2_PI * (x + (T)CG_GELU_C * x * x * x);
+            const T e = CG_M(exp)((T)-2 * CG_M(fabs)(u));       /* in (0, 1] */
+            const T r = (T)1 / ((T)1 + e);
+            const T s = u >= 0 ? r : e * r;                     /* sigmoid(2u)  */
+            const T sc = u >= 0 ? e * r : r;                    /* sigmoid(-2u) */
+            const T term1 = s;
+            const T term2 = (T)2 * x * s * sc * (T)CG_SQRT2_PI * ((T)1 + (T)(3 * CG_GELU_C) * x * x);
             dx[i] += G * (term1 + term2);
-        }
+        );
     } else {
-        CG_OMP_FOR(n)
-        for (int64_t i = 0; i < n; i++) {
+        CG_PARALLEL_FOR(n, i, n,
             const T x = X;
             const T cdf = (T)0.5 * ((T)1 + CG_M(erf)(x * (T)CG_SQRT1_2));
             const T pdf = (T)CG_INV_SQRT2PI * CG_M(exp)((T)-0.5 * x * x);
             dx[i] += G * (cdf + x * pdf);
-        }
+        );
     }
 }
 
@@ -161,18 +156,16 @@ void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *re
  *        dx += dy where lo <= x <= hi, else 0 */
 void CG_NAME(cg_clamp_forward)(T *restrict y, const T *restrict xp, int64_t n, T lo, T hi)
 {
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) {
+    CG_PARALLEL_FOR(n, i, n,
         const T v = X < lo ? lo : X;
         y[i] = v > hi ? hi : v;
-    }
+    );
 }
 void CG_NAME(cg_clamp_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
                                 const T *restrict yp, int64_t n, T lo, T hi)
 {
     (void)yp;
-    CG_OMP_FOR(n)
-    for (int64_t i = 0; i < n; i++) dx[i] += (X >= lo && X <= hi) ? G : (T)0;
+    CG_PARALLEL_FOR(n, i, n, dx[i] += (X >= lo && X <= hi) ? G : (T)0; );
 }
 
 #undef X

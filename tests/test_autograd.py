@@ -315,6 +315,15 @@ def test_backward_scalar_with_explicit_gradient(backend):
     close(grad_of(x), [6.0, 12.0])
 
 
+def test_backward_keyword_arguments(backend):
+    x = leaf([1.0, 2.0])
+    y = x * x
+    y.backward(gradient=const([1.0, -1.0]), retain_graph=True)
+    close(grad_of(x), [2.0, -4.0])
+    y.backward(gradient=const([1.0, 1.0]), retain_graph=False)
+    close(grad_of(x), [4.0, 0.0])
+
+
 def test_backward_gradient_shape_mismatch_raises(backend):
     x = leaf([1.0, 2.0, 3.0])
     y = x * 2
@@ -507,6 +516,26 @@ def test_no_grad_as_decorator(backend):
     assert y.grad_fn is None
     close(y, [3.0, 6.0])
     assert f.__name__ == "f"
+
+
+def test_no_grad_and_enable_grad_as_bare_decorators(backend):
+    # torch.no_grad / torch.enable_grad also work without parentheses
+    x = leaf([1.0, 2.0])
+
+    @cg.no_grad
+    def f(t):
+        return t * 3
+
+    @cg.enable_grad
+    def g(t):
+        return t * 3
+
+    y = f(x)
+    assert y.requires_grad is False
+    close(y, [3.0, 6.0])
+    with cg.no_grad():
+        z = g(x)
+    assert z.requires_grad is True
 
 
 def test_no_grad_nested_and_enable_grad(backend):
@@ -788,6 +817,95 @@ def test_requires_grad_(backend):
     assert t.requires_grad is False
     y = t * 2
     assert y.requires_grad is False
+
+
+def test_requires_grad_attribute_setter(backend):
+    t = const([1.0, 2.0])
+    t.requires_grad = True
+    (t * t).sum().backward()
+    close(grad_of(t), [2.0, 4.0])
+
+
+def test_inplace_on_non_leaf_is_recorded(backend):
+    # torch records in-place ops on non-leaves: h = 2x; h += 1; h *= 3 -> d/dx sum h = 6
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h.add_(1.0)
+    h.mul_(3.0)
+    close(h, [9.0, 15.0])
+    h.sum().backward()
+    close(grad_of(x), [6.0, 6.0])
+
+
+def test_cat_stack_with_mixed_requires_grad(backend):
+    a = leaf([1.0, 2.0])
+    b = const([3.0, 4.0])
+    w = const([1.0, 2.0, 3.0, 4.0])
+    (cg.cat([a, b]) * w).sum().backward()
+    close(grad_of(a), [1.0, 2.0])
+    assert b.grad is None
+    a.grad = None
+    (cg.stack([b, a]) * const([[1.0, 1.0], [5.0, 7.0]])).sum().backward()
+    close(grad_of(a), [5.0, 7.0])
+
+
+def test_grad_can_be_zeroed_in_place(backend):
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward()
+    x.grad.zero_()
+    (x * 3).sum().backward()
+    close(grad_of(x), [3.0, 3.0])
+
+
+def test_backward_on_leaf_scalar_and_on_an_index(backend):
+    x = leaf(2.0)
+    x.backward()
+    close(grad_of(x), 1.0)
+    v = leaf([2.0, 3.0, 4.0])
+    v[1].backward()
+    close(grad_of(v), [0.0, 1.0, 0.0])
+
+
+def test_cg_grad_of_several_outputs_sums_them(backend):
+    x = leaf([2.0, 3.0])
+    (g,) = cg.grad([(x * x).sum(), (3 * x).sum()], [x])
+    close(g, [7.0, 9.0])
+
+
+def test_retained_non_leaf_grad_accumulates(backend):
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h.retain_grad()
+    y = (h * h).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    close(grad_of(h), 2 * 2 * np.array([2.0, 4.0]))
+
+
+def test_requires_grad_false_on_non_leaf_raises(backend):
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    with pytest.raises(RuntimeError):
+        y.requires_grad_(False)
+
+
+def test_backward_of_graph_built_in_another_thread(backend):
+    x = leaf([1.5])
+    y = (x * x).sum()
+    res = {}
+
+    def worker():
+        try:
+            y.backward()
+            res["g"] = arr(x.grad)
+        except Exception as e:  # pragma: no cover - reported below
+            res["e"] = repr(e)
+
+    th = threading.Thread(target=worker)
+    th.start()
+    th.join(10)
+    assert "e" not in res, res
+    close(res["g"], [3.0])
 
 
 def test_grad_can_be_set_to_none(backend):

@@ -130,6 +130,32 @@ def test_num_threads_default_is_cpu_count_without_env():
     assert n in candidates
 
 
+_BLOCK_EXTENSION = r"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("cgrad.") and name.split(".")[-1].startswith("_ckernels"):
+            raise ImportError("No module named " + repr(name))
+        return None
+sys.meta_path.insert(0, Block())
+try:
+    import cgrad
+except ImportError as e:
+    print("IMPORTERROR:" + str(e))
+else:
+    print("IMPORTED")
+"""
+
+
+def test_import_fails_with_build_hint_when_extension_missing():
+    out = subprocess.run([sys.executable, "-c", _BLOCK_EXTENSION], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.strip()
+    assert text.startswith("IMPORTERROR:"), "import cgrad must fail without the compiled kernels"
+    msg = text.lower()
+    assert "build" in msg or "pip install" in msg or "make" in msg, text
+
+
 def test_manual_seed_makes_random_constructors_reproducible():
     cg.manual_seed(7)
     a1, b1 = arr(cg.randn(4, 5)), arr(cg.rand(3))
@@ -691,7 +717,8 @@ def test_comparisons_return_tensors_without_grad(name, op):
     assert out.grad_fn is None
     assert out.shape == (2, 3)
     np.testing.assert_array_equal(arr(out).astype(bool), op(a, b))
-    # with Python numbers on either side
+    # with an ndarray, and with Python numbers on either side
+    np.testing.assert_array_equal(arr(op(x, b)).astype(bool), op(a, b))
     np.testing.assert_array_equal(arr(op(x, 2.0)).astype(bool), op(a, 2.0))
     np.testing.assert_array_equal(arr(op(2.0, x)).astype(bool), op(2.0, a))
 
@@ -948,3 +975,55 @@ def test_augmented_assignment_under_no_grad_is_in_place(backend):
     assert id(w) == ident
     assert w.requires_grad is True and w.is_leaf is True
     assert_close(w, [0.0, 0.0], atol=1e-15)
+
+
+# ======================================================================
+# Non-contiguous and foreign-layout inputs reach the kernels correctly
+# ======================================================================
+
+_LAYOUTS = {
+    "transposed": lambda a: a.T,
+    "strided": lambda a: a[:, ::2],
+    "fortran": lambda a: np.asfortranarray(a),
+    "negative_stride": lambda a: a[::-1],
+    "offset": lambda a: a[1:, 1:],
+}
+
+
+@pytest.mark.parametrize("layout", list(_LAYOUTS))
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_from_numpy_foreign_layouts(backend, layout, dtype, rng):
+    base = rng.uniform(0.5, 2.0, size=(6, 8)).astype(dtype)
+    a = _LAYOUTS[layout](base)
+    t = cg.from_numpy(a)
+    ref = a.astype(F64)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == F64 else dict(rtol=1e-5, atol=1e-5)
+    assert_close(t * 2.0 + 1.0, ref * 2.0 + 1.0, **tol)
+    assert_close(t.exp(), np.exp(ref), **tol)
+    assert_close(t.sum(dim=0), ref.sum(0), **tol)
+    assert_close(t.amax(dim=1), ref.max(1), **tol)
+    assert_close(t.softmax(dim=-1), np.exp(ref) / np.exp(ref).sum(-1, keepdims=True), **tol)
+    assert_close(t @ t.T, ref @ ref.T, rtol=1e-10 if dtype == F64 else 1e-5, atol=1e-10 if dtype == F64 else 1e-4)
+    assert_close(t + cg.tensor(np.ascontiguousarray(a)), 2 * ref, **tol)
+
+
+# ======================================================================
+# axis= alias: API.md says "`dim` may be an int or a tuple of ints. `axis=`
+# is accepted as an alias" -- read here as applying to every method that
+# takes `dim` (not only the reductions).
+# ======================================================================
+
+
+@pytest.mark.parametrize(
+    "name, dim",
+    [("sum", 1), ("mean", (0, 1)), ("amax", -1), ("argmax", 1), ("softmax", 1), ("log_softmax", 0),
+     ("squeeze", 2), ("unsqueeze", 0)],
+)
+def test_axis_alias_on_every_dim_method(name, dim):
+    t = cg.tensor(np.arange(6.0).reshape(2, 3, 1) / 7.0)
+    via_dim = getattr(t, name)(dim=dim)
+    via_axis = getattr(t, name)(axis=dim)
+    assert via_axis.shape == via_dim.shape
+    np.testing.assert_array_equal(arr(via_axis), arr(via_dim))
+    via_func = getattr(cg, name)(t, axis=dim)
+    np.testing.assert_array_equal(arr(via_func), arr(via_dim))

@@ -9,6 +9,7 @@ cdef extern from "cgrad.h" nogil:
         CG_OK
         CG_ENOMEM
         CG_EINVAL
+        CG_EINDEX
         CG_MAX_NDIM
         CG_ISA_GENERIC
         CG_ISA_AVX2
@@ -135,3 +136,7 @@ cdef extern from "cgrad.h" nogil:
     void cg_log_softmax_backward_f32(float *dx, const float *dy, const float *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil
     void cg_log_softmax_forward_f64(double *y, const double *x, int64_t outer, int64_t n, int64_t inner) noexcept nogil
     void cg_log_softmax_backward_f64(double *dx, const double *dy, const double *y, int64_t outer, int64_t n, int64_t inner) noexcept nogil
+
+    # ---- scatter-add (index.c) -------------------------------------------
+    int cg_index_add_f32(float *dx, const int64_t *idx, const float *src, int64_t R, int64_t D, int64_t n) noexcept nogil
+    int cg_index_add_f64(double *dx, const int64_t *idx, const double *src, int64_t R, int64_t D, int64_t n) noexcept nogil

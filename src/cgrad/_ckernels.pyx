@@ -169,28 +169,35 @@ cdef int _unary_fwd_args(str fn, object y, object x, Unary *u) except -1:
 
 cdef int _unary_bwd_args(str fn, object dx, object dy, object x, object y, int need,
                          Unary *u) except -1:
-    """x and y may be None when the derivative does not read them."""
-    u.t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
-    _check(fn, dy, "dy", u.t, CONTIG)
-    _same_shape(fn, dy, "dy", dx, "dx")
-    u.n = _size(dx)
-    u.dst = _data(dx)
+    """Check every array given; returns 0 when dx is None (nothing to do).
+    x and y may be None when the derivative does not read them."""
+    cdef object ref = dx
+    if dx is not None:
+        u.t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
+        _check(fn, dy, "dy", u.t, CONTIG)
+        _same_shape(fn, dy, "dy", dx, "dx")
+        u.dst = _data(dx)
+    else:
+        u.t = _check(fn, dy, "dy", -1, CONTIG)
+        ref = dy
+        u.dst = NULL
+    u.n = _size(dy)
     u.src = _data(dy)
     u.x = NULL
     u.y = NULL
     if x is not None:
         _check(fn, x, "x", u.t, CONTIG)
-        _same_shape(fn, x, "x", dx, "dx")
+        _same_shape(fn, x, "x", ref, "dx" if dx is not None else "dy")
         u.x = _data(x)
     elif need & NEED_X:
         raise ValueError(f"{fn}: x is required")
     if y is not None:
         _check(fn, y, "y", u.t, CONTIG)
-        _same_shape(fn, y, "y", dx, "dx")
+        _same_shape(fn, y, "y", ref, "dx" if dx is not None else "dy")
         u.y = _data(y)
     elif need & NEED_Y:
         raise ValueError(f"{fn}: y is required")
-    return 0
+    return dx is not None
 
 
 cdef object _unary_fwd(str fn, object y, object x, ufwd32 f32, ufwd64 f64):
@@ -212,10 +219,9 @@ cdef object _unary_fwd(str fn, object y, object x, ufwd32 f32, ufwd64 f64):
 
 cdef object _unary_bwd(str fn, object dx, object dy, object x, object y, int need,
                        ubwd32 f32, ubwd64 f64):
-    if dx is None:
-        return
     cdef Unary u
-    _unary_bwd_args(fn, dx, dy, x, y, need, &u)
+    if not _unary_bwd_args(fn, dx, dy, x, y, need, &u):
+        return
     if u.t == F32:
         if u.n >= NOGIL_MIN:
             with nogil:
@@ -308,10 +314,9 @@ def leaky_relu_forward(y, x, double negative_slope):
             _leaky_relu_fwd(&u, negative_slope)
 
 def leaky_relu_backward(dx, dy, x, y, double negative_slope):
-    if dx is None:
-        return
     cdef Unary u
-    _unary_bwd_args("leaky_relu_backward", dx, dy, x, y, NEED_X, &u)
+    if not _unary_bwd_args("leaky_relu_backward", dx, dy, x, y, NEED_X, &u):
+        return
     if u.n < NOGIL_MIN:
         _leaky_relu_bwd(&u, negative_slope)
     else:
@@ -343,10 +348,9 @@ def softplus_forward(y, x, double beta, double threshold):
             _softplus_fwd(&u, beta, threshold)
 
 def softplus_backward(dx, dy, x, y, double beta, double threshold):
-    if dx is None:
-        return
     cdef Unary u
-    _unary_bwd_args("softplus_backward", dx, dy, x, y, NEED_X, &u)
+    if not _unary_bwd_args("softplus_backward", dx, dy, x, y, NEED_X, &u):
+        return
     if u.n < NOGIL_MIN:
         _softplus_bwd(&u, beta, threshold)
     else:
@@ -378,10 +382,9 @@ def gelu_forward(y, x, bint approximate_tanh):
             _gelu_fwd(&u, approximate_tanh)
 
 def gelu_backward(dx, dy, x, y, bint approximate_tanh):
-    if dx is None:
-        return
     cdef Unary u
-    _unary_bwd_args("gelu_backward", dx, dy, x, y, NEED_X, &u)
+    if not _unary_bwd_args("gelu_backward", dx, dy, x, y, NEED_X, &u):
+        return
     if u.n < NOGIL_MIN:
         _gelu_bwd(&u, approximate_tanh)
     else:
@@ -413,10 +416,9 @@ def clamp_forward(y, x, double lo, double hi):
             _clamp_fwd(&u, lo, hi)
 
 def clamp_backward(dx, dy, x, y, double lo, double hi):
-    if dx is None:
-        return
     cdef Unary u
-    _unary_bwd_args("clamp_backward", dx, dy, x, y, NEED_X, &u)
+    if not _unary_bwd_args("clamp_backward", dx, dy, x, y, NEED_X, &u):
+        return
     if u.n < NOGIL_MIN:
         _clamp_bwd(&u, lo, hi)
     else:
@@ -500,8 +502,6 @@ cdef object _bin_fwd(str fn, object out, object a, object b, bfwd32 f32, bfwd64 
 cdef object _bin_bwd(str fn, object da, object db, object dout, object a, object b, object out,
                      bint need_ab, bint need_out, bbwd32 f32, bbwd64 f64):
     """need_ab: the op reads a and b; need_out: db reads out."""
-    if da is None and db is None:
-        return
     cdef Binary q
     cdef int st
     q.t = _check(fn, dout, "dout", -1, CONTIG)
@@ -521,17 +521,21 @@ cdef object _bin_bwd(str fn, object da, object db, object dout, object a, object
         _check(fn, db, "db", q.t, CONTIG | WRITE)
         _same_shape(fn, db, "db", dout, "dout")
         q.db = _data(db)
-    if need_ab:
-        if a is None or b is None:
-            raise ValueError(f"{fn}: a and b are required")
+    # every array given is checked, even one this op does not read
+    if a is not None:
         _operand(fn, a, "a", dout, "dout", &q, q.sa, &q.a)
+    if b is not None:
         _operand(fn, b, "b", dout, "dout", &q, q.sb, &q.b)
-    if need_out and db is not None:
-        if out is None:
-            raise ValueError(f"{fn}: out is required")
+    if out is not None:
         _check(fn, out, "out", q.t, CONTIG)
         _same_shape(fn, out, "out", dout, "dout")
         q.o = _data(out)
+    if need_ab and (a is None or b is None):
+        raise ValueError(f"{fn}: a and b are required")
+    if need_out and db is not None and out is None:
+        raise ValueError(f"{fn}: out is required")
+    if da is None and db is None:
+        return
     if q.t == F32:
         if q.n >= NOGIL_MIN:
             with nogil:
@@ -728,9 +732,10 @@ cdef object _reduce_fwd(str fn, int op, object out, object x, object axes):
 
 
 cdef object _reduce_bwd(str fn, int op, object dx, object dout, object axes):
-    if dx is None:
-        return
     cdef Reduce r
+    if dx is None:                   # nothing to do; still check what was given
+        _check(fn, dout, "dout", -1, CONTIG)
+        return
     r.op = op
     r.t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
     _check(fn, dout, "dout", r.t, CONTIG)
@@ -754,10 +759,13 @@ def amax_forward(out, x, axes):
     _reduce_fwd("amax_forward", R_AMAX_F, out, x, axes)
 
 def amax_backward(dx, dout, x, out, axes):
-    if dx is None:
-        return
     cdef str fn = "amax_backward"
     cdef Reduce r
+    if dx is None:                   # nothing to do; still check what was given
+        r.t = _check(fn, dout, "dout", -1, CONTIG)
+        _check(fn, x, "x", r.t, CONTIG)
+        _check(fn, out, "out", r.t, CONTIG)
+        return
     r.op = R_AMAX_B
     r.t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
     _check(fn, dout, "dout", r.t, CONTIG)
@@ -849,9 +857,13 @@ cdef object _softmax_fwd(str fn, int op, object y, object x, object axis):
 
 
 cdef object _softmax_bwd(str fn, int op, object dx, object dy, object y, object axis):
-    if dx is None:
-        return
     cdef Softmax s
+    if dx is None:                   # nothing to do; still check what was given
+        s.t = _check(fn, dy, "dy", -1, CONTIG)
+        _check(fn, y, "y", s.t, CONTIG)
+        _same_shape(fn, y, "y", dy, "dy")
+        _softmax_dims(fn, dy, axis, &s)
+        return
     s.op = op
     s.t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
     _check(fn, dy, "dy", s.t, CONTIG)
@@ -983,3 +995,48 @@ def _gemm_naive(out, a, b, bint trans_a, bint trans_b, bint accumulate):
     m.naive = 1
     with nogil:
         _matmul_call(&m)
+
+
+# ---- scatter-add -----------------------------------------------------------------
+
+cdef int _index_add_call(int t, void *dx, const int64_t *idx, void *src, int64_t R, int64_t D,
+                         int64_t n) noexcept nogil:
+    if t == F32:
+        return cg_index_add_f32(<float *>dx, idx, <const float *>src, R, D, n)
+    return cg_index_add_f64(<double *>dx, idx, <const double *>src, R, D, n)
+
+
+def index_add(dx, idx, src):
+    """for i in range(n): dx[idx[i], :] += src[i, :]  (in order; repeats accumulate)"""
+    cdef str fn = "index_add"
+    cdef int t = _check(fn, dx, "dx", -1, CONTIG | WRITE)
+    cdef int st
+    cdef int64_t R, D, n
+    _check(fn, src, "src", t, CONTIG)
+    if not cnp.PyArray_Check(idx) or cnp.PyArray_TYPE(<cnp.ndarray>idx) != cnp.NPY_INT64:
+        raise TypeError(f"{fn}: idx must be an int64 ndarray, got "
+                        f"{getattr(idx, 'dtype', type(idx).__name__)}")
+    if (cnp.PyArray_NDIM(<cnp.ndarray>idx) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>idx)
+            or not cnp.PyArray_ISALIGNED(<cnp.ndarray>idx)
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>idx)):
+        raise ValueError(f"{fn}: idx must be a 1-D contiguous native int64 array, got shape {idx.shape}")
+    if cnp.PyArray_NDIM(<cnp.ndarray>dx) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>src) != 2:
+        raise ValueError(f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
+                         f"src {src.shape}, idx {idx.shape}")
+    R = cnp.PyArray_DIMS(<cnp.ndarray>dx)[0]
+    D = cnp.PyArray_DIMS(<cnp.ndarray>dx)[1]
+    n = cnp.PyArray_DIMS(<cnp.ndarray>idx)[0]
+    if cnp.PyArray_DIMS(<cnp.ndarray>src)[0] != n or cnp.PyArray_DIMS(<cnp.ndarray>src)[1] != D:
+        raise ValueError(f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
+                         f"src {src.shape}, idx {idx.shape}")
+    cdef void *dp = _data(dx)
+    cdef const int64_t *ip = <const int64_t *>_data(idx)
+    cdef void *sp = _data(src)
+    if n * D < NOGIL_MIN:
+        st = _index_add_call(t, dp, ip, sp, R, D, n)
+    else:
+        with nogil:
+            st = _index_add_call(t, dp, ip, sp, R, D, n)
+    if st == CG_EINDEX:
+        raise IndexError(f"{fn}: an index is out of range for {R} rows")
+    _status(fn, st)

@@ -50,6 +50,12 @@ class _GradSwitch:
 
     flag = True
 
+    def __new__(cls, fn=None, *args, **kwargs):
+        self = super().__new__(cls)
+        if fn is not None and callable(fn) and cls is not set_grad_enabled:
+            return self(fn)                 # bare decorator: @cg.no_grad
+        return self
+
     def __enter__(self):
         self._prev = _mode.enabled
         _mode.enabled = self.flag

@@ -88,7 +88,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         return False
     lines = []
     for i, k, r, j, a, n in worst:
-        idx = np.unravel_index(j, xs[i].shape) if xs[i].ndim else ()
+        idx = tuple(int(v) for v in np.unravel_index(j, xs[i].shape)) if xs[i].ndim else ()
         lines.append(f"input {i} (shape {xs[i].shape}): d output[{k}] element {r} / d x{list(idx)}"
                      f" analytic {a:.8g} vs numeric {n:.8g} (difference {abs(a - n):.3g})")
     raise GradcheckError("gradcheck failed: analytic and numeric gradients differ\n  "

@@ -8,7 +8,7 @@ into gradient buffers and skip a gradient given as None; derivative conventions
 follow PyTorch. Arguments are validated like the C backend does: TypeError for
 a dtype problem, ValueError for a shape or contiguity problem, the message
 starting with the function name. Arithmetic runs in the arrays' own dtype
-(float32 or float64), except erf-based GELU, which evaluates in float64.
+(float32 or float64), except GELU, which evaluates in float64.
 Overflow is handled, never warned about: results are the IEEE ones
 (log(0) = -inf, 1/0 = inf) and NaN propagates.
 """
@@ -34,7 +34,7 @@ __all__ = [
     "amax_forward", "amax_backward",
     "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward",
-    "matmul", "set_num_threads", "get_num_threads", "config",
+    "matmul", "index_add", "set_num_threads", "get_num_threads", "config",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -197,11 +197,12 @@ def abs_forward(y, x):
 
 
 def abs_backward(dx, dy, x, y):
-    """dx += dy * sign(x)   (sign(0) = 0, so abs'(0) = 0 as torch)"""
+    """dx += dy * sign(x)   (sign(0) = 0 and sign(nan) = 0 here, as torch)"""
     dx, dy, x, y = _check_unary_backward("abs_backward", dx, dy, x, y)
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.sign(x)
+            np.copyto(t, 0, where=np.isnan(t))        # torch: abs'(nan) = sgn(nan) = 0
             t *= dy
             dx += t
 
@@ -502,23 +503,25 @@ def _ndtr(x):
 
 
 def gelu_forward(y, x, approximate_tanh):
-    """exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))   (evaluated in float64)
-    tanh:   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)"""
+    """exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+    tanh:   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+    Both evaluate in float64 (1 + tanh u and 1 - tanh^2 u cancel badly in float32)."""
     y, x = _check_unary_forward("gelu_forward", y, x)
+    x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if approximate_tanh:
-            t = x * x
+            t = x64 * x64
             t *= _GELU_C * _SQRT_2_OVER_PI
             t += _SQRT_2_OVER_PI
-            t *= x                          # u
+            t *= x64                        # u
             np.tanh(t, out=t)
             t += 1
-            t *= x
-            np.multiply(t, 0.5, out=y)
+            t *= x64
+            t *= 0.5
         else:
-            p = _ndtr(x)
-            p *= x
-            np.copyto(y, p, casting="same_kind")
+            t = _ndtr(x64)
+            t *= x64
+        np.copyto(y, t, casting="same_kind")
 
 
 def gelu_backward(dx, dy, x, y, approximate_tanh):
@@ -527,24 +530,24 @@ def gelu_backward(dx, dy, x, y, approximate_tanh):
     dx, dy, x, y = _check_unary_backward("gelu_backward", dx, dy, x, y)
     if dx is None:
         return
+    x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if approximate_tanh:
-            x2 = x * x
+            x2 = x64 * x64
             th = x2 * (_GELU_C * _SQRT_2_OVER_PI)
             th += _SQRT_2_OVER_PI
-            th *= x
+            th *= x64
             np.tanh(th, out=th)                       # tanh u
             x2 *= 3 * _GELU_C * _SQRT_2_OVER_PI
             x2 += _SQRT_2_OVER_PI                     # du/dx
             d = th * th
             np.subtract(1, d, out=d)
             d *= x2
-            d *= x                                    # x (1 - tanh^2 u) du/dx   (term 2, x2)
+            d *= x64                                  # x (1 - tanh^2 u) du/dx   (term 2, x2)
             d += th
             d += 1                                    # + (1 + tanh u)           (term 1, x2)
             d *= 0.5
         else:
-            x64 = np.asarray(x, dtype=np.float64)
             d = np.multiply(x64, x64)
             d *= -0.5
             np.exp(d, out=d)
@@ -552,7 +555,7 @@ def gelu_backward(dx, dy, x, y, approximate_tanh):
             d *= x64
             d += _ndtr(x64)                           # Phi(x) + x phi(x)
         d *= dy
-        dx += d.astype(dx.dtype, copy=False)
+        np.add(dx, d, out=dx, casting="same_kind")
 
 
 # ---------------------------------------------------------------- elementwise binary
@@ -900,6 +903,31 @@ def matmul(out, a, b, trans_a, trans_b, accumulate):
             out += p
         else:
             np.copyto(out, p)
+
+
+# ---------------------------------------------------------------- scatter-add
+
+def index_add(dx, idx, src):
+    """dx[idx[i], :] += src[i, :] for i in order (repeated rows accumulate).
+
+    The backward of every gather: dx (R, D) contig, src (n, D) contig, idx a
+    contiguous int64 (n,) array with entries in [0, R), checked before any write
+    (IndexError otherwise)."""
+    fn = "index_add"
+    _dtype_of(fn, dx=dx, src=src)
+    if not isinstance(idx, np.ndarray) or idx.dtype != np.int64:
+        raise TypeError(f"{fn}: idx must be an int64 ndarray, got "
+                        f"{getattr(idx, 'dtype', type(idx).__name__)}")
+    _contig(fn, dx=dx, src=src, idx=idx)
+    _writable(fn, dx=dx)
+    if dx.ndim != 2 or src.ndim != 2 or idx.ndim != 1 or src.shape != (idx.shape[0], dx.shape[1]):
+        raise ValueError(f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
+                         f"src {src.shape}, idx {idx.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= dx.shape[0]):
+        raise IndexError(f"{fn}: an index is out of range for {dx.shape[0]} rows "
+                         f"(min {idx.min()}, max {idx.max()})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.add.at(dx, idx, src)             # unbuffered: repeated rows all add, in order
 
 
 # ---------------------------------------------------------------- threads and configuration

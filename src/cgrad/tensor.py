@@ -473,11 +473,11 @@ class Tensor:
         (d,) = ops.norm_axes(who, dim, self.ndim) or (0,)
         return Tensor._make(np.asarray(fn(self.data, axis=d, keepdims=keepdim), dtype=np.int64))
 
-    def softmax(self, dim=-1):
-        return self._softmax(ops.Softmax, dim)
+    def softmax(self, dim=-1, axis=None):
+        return self._softmax(ops.Softmax, dim if axis is None else axis)
 
-    def log_softmax(self, dim=-1):
-        return self._softmax(ops.LogSoftmax, dim)
+    def log_softmax(self, dim=-1, axis=None):
+        return self._softmax(ops.LogSoftmax, dim if axis is None else axis)
 
     def _softmax(self, op, dim):
         x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
@@ -533,14 +533,18 @@ class Tensor:
             raise ValueError(f"t: expects a tensor with <= 2 dimensions, got shape {self.shape}")
         return self.T
 
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim=None, axis=None):
+        dim = dim if axis is None else axis
+        if dim is None:
+            raise TypeError("unsqueeze: missing the dim argument")
         n = self.ndim + 1
         if not -n <= dim < n:
             raise IndexError(f"unsqueeze: dim {dim} is out of range for shape {self.shape}")
         d = dim % n
         return _reshape(self, self.shape[:d] + (1,) + self.shape[d:], "unsqueeze")
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim=None, axis=None):
+        dim = dim if axis is None else axis
         if dim is None:
             shape = tuple(s for s in self.shape if s != 1)
         else:
@@ -814,8 +818,11 @@ def matmul(a, b):
     if ka != kb:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned")
     if a.ndim > 2 or b.ndim > 2:
-        ops.broadcast_shape("matmul", a.shape[:-2] if a.ndim > 2 else (),
-                            b.shape[:-2] if b.ndim > 2 else ())
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} have batch dimensions "
+                             "that cannot be broadcast together") from None
     dt = _result_dtype(a, b, False, False)
     if dt is None:
         return Tensor._make(np.asarray(np.matmul(a.data, b.data)))
