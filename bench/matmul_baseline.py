@@ -5,7 +5,7 @@ Usage:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/matm
 Both libraries run with 2 threads (cgrad via cg.set_num_threads; OpenBLAS via
 its own default on this 2-core machine). Timings are interleaved, repeated,
 and the ratio compares the medians of one run. Between the two libraries the
-script sleeps briefly so one thread pool goes idle before the other is timed.
+script sleeps 0.3 s so one thread pool goes idle, and the order rotates before the other is timed.
 The full benchmark suite (bench/, issue 4) supersedes this script.
 """
 
@@ -18,7 +18,7 @@ import cgrad as cg
 from cgrad import _ckernels as C
 
 
-def once(fn, reps=10):
+def once(fn, reps=30):
     t0 = time.perf_counter()
     for _ in range(reps):
         fn()
@@ -39,13 +39,14 @@ def main(n=512, rounds=15):
     for fn in runs.values():
         fn()
     times = {k: [] for k in runs}
-    for _ in range(rounds):
-        for k, fn in runs.items():
-            time.sleep(0.05)                  # let the other pool go idle
-            times[k].append(once(fn))
+    names = list(runs)
+    for r in range(rounds):
+        for k in names[r % 3:] + names[:r % 3]:   # rotate the order every round
+            time.sleep(0.3)                       # let the other pool go idle
+            times[k].append(once(runs[k]))
     med = {k: statistics.median(v) for k, v in times.items()}
     flops = 2 * n ** 3
-    print(f"matmul {n}x{n} float32, 2 threads, median of {rounds} rounds x 10 calls")
+    print(f"matmul {n}x{n} float32, 2 threads, median of {rounds} rounds x 30 calls")
     print(f"cgrad config: {cg.backend.config()}")
     for k, t in med.items():
         print(f"  {k:14s} {t * 1e3:8.3f} ms  {flops / t / 1e9:7.1f} GFLOP/s")
