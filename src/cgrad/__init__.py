@@ -24,6 +24,8 @@ from .functional_core import (exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu
                               permute, unsqueeze, squeeze, expand, view, neg, add, sub, mul, div, pow, matmul,
                               isfinite, isnan, cat, stack, concatenate)
 from .gradcheck import gradcheck, GradcheckError
+from .serialization import save, load
+from . import nn, optim
 
 float32 = np.float32
 float64 = np.float64

@@ -14,6 +14,13 @@ cdef extern from "cgrad.h" nogil:
         CG_ISA_GENERIC
         CG_ISA_AVX2
         CG_ISA_AVX512
+        CG_ACT_NONE
+        CG_ACT_RELU
+        CG_ACT_GELU
+        CG_ACT_GELU_TANH
+        CG_REDUCTION_NONE
+        CG_REDUCTION_MEAN
+        CG_REDUCTION_SUM
 
     # ---- threads and CPU features ------------------------------------
     int cg_get_num_threads() noexcept nogil
@@ -140,3 +147,51 @@ cdef extern from "cgrad.h" nogil:
     # ---- scatter-add (index.c) -------------------------------------------
     int cg_index_add_f32(float *dx, const int64_t *idx, const float *src, int64_t R, int64_t D, int64_t n) noexcept nogil
     int cg_index_add_f64(double *dx, const int64_t *idx, const double *src, int64_t R, int64_t D, int64_t n) noexcept nogil
+
+    # ---- linear (linear.c) -------------------------------------------
+    int cg_linear_forward_f32(float *y, float *z, const float *x, const float *w, const float *b, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+    int cg_linear_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, const float *z, const float *y, float *scratch, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+    int cg_linear_forward_f64(double *y, double *z, const double *x, const double *w, const double *b, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+    int cg_linear_backward_f64(double *dx, double *dw, double *db, const double *dy, const double *x, const double *w, const double *z, const double *y, double *scratch, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+
+    # ---- losses (loss.c) ---------------------------------------------
+    int cg_cross_entropy_forward_f32(float *loss, float *p, const float *logits, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_cross_entropy_backward_f32(float *dlogits, const float *dloss, const float *p, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_cross_entropy_forward_f64(double *loss, double *p, const double *logits, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_cross_entropy_backward_f64(double *dlogits, const double *dloss, const double *p, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_cross_entropy_prob_forward_f32(float *loss, float *p, const float *logits, const float *target, int64_t N, int64_t C) noexcept nogil
+    int cg_cross_entropy_prob_backward_f32(float *dlogits, const float *dloss, const float *p, const float *target, int64_t N, int64_t C) noexcept nogil
+    int cg_cross_entropy_prob_forward_f64(double *loss, double *p, const double *logits, const double *target, int64_t N, int64_t C) noexcept nogil
+    int cg_cross_entropy_prob_backward_f64(double *dlogits, const double *dloss, const double *p, const double *target, int64_t N, int64_t C) noexcept nogil
+    int cg_nll_forward_f32(float *loss, const float *x, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_nll_backward_f32(float *dx, const float *dloss, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_nll_forward_f64(double *loss, const double *x, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_nll_backward_f64(double *dx, const double *dloss, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil
+    int cg_mse_forward_f32(float *out, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_mse_backward_f32(float *dx, float *dt, const float *dout, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_mse_forward_f64(double *out, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_mse_backward_f64(double *dx, double *dt, const double *dout, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_l1_forward_f32(float *out, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_l1_backward_f32(float *dx, float *dt, const float *dout, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_l1_forward_f64(double *out, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_l1_backward_f64(double *dx, double *dt, const double *dout, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_forward_f32(float *out, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_backward_f32(float *dx, float *dt, const float *dout, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_forward_f64(double *out, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_backward_f64(double *dx, double *dt, const double *dout, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_logits_forward_f32(float *out, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_logits_backward_f32(float *dx, float *dt, const float *dout, const float *x, const float *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_logits_forward_f64(double *out, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+    int cg_bce_logits_backward_f64(double *dx, double *dt, const double *dout, const double *x, const double *t, int64_t n, int reduction) noexcept nogil
+
+    # ---- dropout (dropout.c) -----------------------------------------
+    void cg_dropout_forward_f32(float *y, const float *x, const float *u, int64_t n, float p) noexcept nogil
+    void cg_dropout_backward_f32(float *dx, const float *dy, const float *u, int64_t n, float p) noexcept nogil
+    void cg_dropout_forward_f64(double *y, const double *x, const double *u, int64_t n, double p) noexcept nogil
+    void cg_dropout_backward_f64(double *dx, const double *dy, const double *u, int64_t n, double p) noexcept nogil
+
+    # ---- optimizer steps (optim.c) -----------------------------------
+    int cg_sgd_step_f32(float *p, const float *g, float *buf, int64_t n, double lr, double momentum, double dampening, double weight_decay, int nesterov, int first) noexcept nogil
+    int cg_sgd_step_f64(double *p, const double *g, double *buf, int64_t n, double lr, double momentum, double dampening, double weight_decay, int nesterov, int first) noexcept nogil
+    int cg_adam_step_f32(float *p, const float *g, float *m, float *v, int64_t n, double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step, int decoupled) noexcept nogil
+    int cg_adam_step_f64(double *p, const double *g, double *m, double *v, int64_t n, double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step, int decoupled) noexcept nogil

@@ -1040,3 +1040,695 @@ def index_add(dx, idx, src):
     if st == CG_EINDEX:
         raise IndexError(f"{fn}: an index is out of range for {R} rows")
     _status(fn, st)
+
+
+# ==== nn, losses and optimizers (issue 3) ==========================================
+
+cdef int _opt(str fn, object x, str name, int t, int req) except -2:
+    """_check for an argument that may be None (returns -1 for None)."""
+    if x is None:
+        return -1
+    return _check(fn, x, name, t, req)
+
+
+cdef int _dims(str fn, object x, str name, int nd, int64_t d0, int64_t d1) except -1:
+    """x has ndim nd (0, 1 or 2) and dims (d0, d1)[:nd]."""
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef bint ok = cnp.PyArray_NDIM(a) == nd
+    if ok and nd >= 1:
+        ok = cnp.PyArray_DIMS(a)[0] == d0
+    if ok and nd >= 2:
+        ok = cnp.PyArray_DIMS(a)[1] == d1
+    if not ok:
+        want = (d0, d1)[:nd]
+        raise ValueError(f"{fn}: {name} has shape {x.shape}, expected {want}")
+    return 0
+
+
+cdef int _is2d(str fn, object x, str name, str dims) except -1:
+    if cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        raise ValueError(f"{fn}: {name} must be 2-D {dims}, got shape {x.shape}")
+    return 0
+
+
+cdef int _code(str fn, object v, str name, int hi) except -1:
+    """An int flag in [0, hi] (act, reduction)."""
+    cdef Py_ssize_t c
+    try:
+        c = _index(v)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__}") from None
+    if c < 0 or c > hi:
+        raise ValueError(f"{fn}: {name} must be an int in 0..{hi}, got {c}")
+    return <int>c
+
+
+cdef double _float(str fn, object v, str name) except? -1:
+    try:
+        return v
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be a float, got {type(v).__name__}") from None
+
+
+cdef int _no_overlap(str fn, object x, str xname, object y, str yname) except -1:
+    if x is not None and y is not None and _overlap(x, y):
+        raise ValueError(f"{fn}: {xname} must not share memory with {yname}")
+    return 0
+
+
+cdef int64_t _ignore(str fn, object v) except? -1:
+    cdef object i
+    try:
+        i = _index(v)
+    except TypeError:
+        raise TypeError(f"{fn}: ignore_index must be an int, got {type(v).__name__}") from None
+    if not (-(1 << 63) <= i < (1 << 63)):
+        raise ValueError(f"{fn}: ignore_index {i} does not fit in int64")
+    return <int64_t>i
+
+
+cdef const int64_t *_targets(str fn, object target, int64_t N, int64_t C, int64_t ignore,
+                             bint check_range) except NULL:
+    """target: int64 (N,) contiguous; every entry in [0, C) or == ignore
+    (IndexError naming the first bad value otherwise)."""
+    cdef const int64_t *tp
+    cdef int64_t i, bad = -1
+    if not cnp.PyArray_Check(target) or cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64:
+        raise TypeError(f"{fn}: target must be an int64 ndarray, got "
+                        f"{getattr(target, 'dtype', type(target).__name__)}")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>target)
+            or not cnp.PyArray_ISALIGNED(<cnp.ndarray>target)
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>target)):
+        raise ValueError(f"{fn}: target must be a contiguous native int64 array")
+    _dims(fn, target, "target", 1, N, 0)
+    tp = <const int64_t *>_data(target)
+    if check_range:
+        with nogil:
+            for i in range(N):
+                if tp[i] != ignore and (tp[i] < 0 or tp[i] >= C):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise IndexError(f"{fn}: target {tp[bad]} (at row {bad}) is out of range for {C} "
+                             f"classes (expected 0 <= target < {C} or ignore_index {ignore})")
+    return tp
+
+
+cdef int _loss_status(str fn, int st) except -1:
+    if st == CG_EINDEX:
+        raise IndexError(f"{fn}: a target is out of range")
+    return _status(fn, st)
+
+
+# ---- linear with a fused activation ---------------------------------------------
+
+cdef struct Linear:
+    int t
+    int act
+    int64_t N, IN, OUT
+    void *y
+    void *z
+    void *x
+    void *w
+    void *b
+    void *dx
+    void *dw
+    void *db
+    void *dy
+    void *scratch
+
+
+cdef int _linear_fwd_call(Linear *L) noexcept nogil:
+    if L.t == F32:
+        return cg_linear_forward_f32(<float *>L.y, <float *>L.z, <const float *>L.x, <const float *>L.w,
+                                     <const float *>L.b, L.N, L.IN, L.OUT, L.act)
+    return cg_linear_forward_f64(<double *>L.y, <double *>L.z, <const double *>L.x, <const double *>L.w,
+                                 <const double *>L.b, L.N, L.IN, L.OUT, L.act)
+
+
+cdef int _linear_bwd_call(Linear *L) noexcept nogil:
+    if L.t == F32:
+        return cg_linear_backward_f32(<float *>L.dx, <float *>L.dw, <float *>L.db, <const float *>L.dy,
+                                      <const float *>L.x, <const float *>L.w, <const float *>L.z,
+                                      <const float *>L.y, <float *>L.scratch, L.N, L.IN, L.OUT, L.act)
+    return cg_linear_backward_f64(<double *>L.dx, <double *>L.dw, <double *>L.db, <const double *>L.dy,
+                                  <const double *>L.x, <const double *>L.w, <const double *>L.z,
+                                  <const double *>L.y, <double *>L.scratch, L.N, L.IN, L.OUT, L.act)
+
+
+cdef int _linear_xw(str fn, object x, object w, Linear *L) except -1:
+    """x (N, IN) and w (OUT, IN): sets N, IN, OUT."""
+    _check(fn, x, "x", L.t, CONTIG)
+    _check(fn, w, "w", L.t, CONTIG)
+    _is2d(fn, x, "x", "(N, IN)")
+    _is2d(fn, w, "w", "(OUT, IN)")
+    L.N = cnp.PyArray_DIMS(<cnp.ndarray>x)[0]
+    L.IN = cnp.PyArray_DIMS(<cnp.ndarray>x)[1]
+    L.OUT = cnp.PyArray_DIMS(<cnp.ndarray>w)[0]
+    if cnp.PyArray_DIMS(<cnp.ndarray>w)[1] != L.IN:
+        raise ValueError(f"{fn}: w has shape {w.shape}, expected (OUT, {L.IN}) to match "
+                         f"x {x.shape}")
+    L.x = _data(x)
+    L.w = _data(w)
+    return 0
+
+
+def linear_forward(y, z, x, w, b, act):
+    """z = x @ w.T + b;  y = act(z)  (act: 0 none, 1 relu, 2 gelu, 3 gelu tanh)."""
+    cdef str fn = "linear_forward"
+    cdef Linear L
+    cdef int st
+    L.t = _check(fn, y, "y", -1, CONTIG | WRITE)
+    _linear_xw(fn, x, w, &L)
+    _dims(fn, y, "y", 2, L.N, L.OUT)
+    L.act = _code(fn, act, "act", 3)
+    L.b = NULL
+    if _opt(fn, b, "b", L.t, CONTIG) >= 0:
+        _dims(fn, b, "b", 1, L.OUT, 0)
+        L.b = _data(b)
+    L.z = NULL
+    if _opt(fn, z, "z", L.t, CONTIG | WRITE) >= 0:
+        _dims(fn, z, "z", 2, L.N, L.OUT)
+        L.z = _data(z)
+    elif L.act >= CG_ACT_GELU:
+        raise ValueError(f"{fn}: z is required for act {L.act} (gelu's backward reads z)")
+    for o, oname in ((y, "y"), (z, "z")):
+        _no_overlap(fn, o, oname, x, "x")
+        _no_overlap(fn, o, oname, w, "w")
+        _no_overlap(fn, o, oname, b, "b")
+    _no_overlap(fn, y, "y", z, "z")
+    L.y = _data(y)
+    if L.N * L.OUT * max(L.IN, 1) < NOGIL_MIN:
+        st = _linear_fwd_call(&L)
+    else:
+        with nogil:
+            st = _linear_fwd_call(&L)
+    _status(fn, st)
+
+
+def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch):
+    """dz = dy * act'(z) (into scratch unless act == 0);
+    dx += dz @ w;  dw += dz.T @ x;  db += dz.sum(0)."""
+    cdef str fn = "linear_backward"
+    cdef Linear L
+    cdef int st
+    L.t = _check(fn, dy, "dy", -1, CONTIG)
+    _linear_xw(fn, x, w, &L)
+    _dims(fn, dy, "dy", 2, L.N, L.OUT)
+    L.act = _code(fn, act, "act", 3)
+    L.dy = _data(dy)
+    L.z = NULL
+    L.y = NULL
+    L.dx = NULL
+    L.dw = NULL
+    L.db = NULL
+    L.scratch = NULL
+    if _opt(fn, z, "z", L.t, CONTIG) >= 0:
+        _dims(fn, z, "z", 2, L.N, L.OUT)
+        L.z = _data(z)
+    if _opt(fn, y, "y", L.t, CONTIG) >= 0:
+        _dims(fn, y, "y", 2, L.N, L.OUT)
+        L.y = _data(y)
+    if _opt(fn, dx, "dx", L.t, CONTIG | WRITE) >= 0:
+        _dims(fn, dx, "dx", 2, L.N, L.IN)
+        L.dx = _data(dx)
+    if _opt(fn, dw, "dw", L.t, CONTIG | WRITE) >= 0:
+        _dims(fn, dw, "dw", 2, L.OUT, L.IN)
+        L.dw = _data(dw)
+    if _opt(fn, db, "db", L.t, CONTIG | WRITE) >= 0:
+        _dims(fn, db, "db", 1, L.OUT, 0)
+        L.db = _data(db)
+    if _opt(fn, scratch, "scratch", L.t, CONTIG | WRITE) >= 0:
+        _dims(fn, scratch, "scratch", 2, L.N, L.OUT)
+        L.scratch = _data(scratch)
+    if L.act == CG_ACT_RELU and y is None:
+        raise ValueError(f"{fn}: y is required for act 1 (relu's backward reads y)")
+    if L.act >= CG_ACT_GELU and z is None:
+        raise ValueError(f"{fn}: z is required for act {L.act} (gelu's backward reads z)")
+    if dx is None and dw is None and db is None:
+        return
+    if L.act != CG_ACT_NONE and scratch is None:
+        raise ValueError(f"{fn}: scratch (N, OUT) is required for act {L.act}")
+    for o, oname in ((dx, "dx"), (dw, "dw"), (db, "db"), (scratch, "scratch")):
+        for i, iname in ((dy, "dy"), (x, "x"), (w, "w"), (z, "z"), (y, "y")):
+            _no_overlap(fn, o, oname, i, iname)
+    for o, oname in ((dx, "dx"), (dw, "dw"), (db, "db")):
+        _no_overlap(fn, o, oname, scratch, "scratch")
+    if L.N * L.OUT * max(L.IN, 1) < NOGIL_MIN:
+        st = _linear_bwd_call(&L)
+    else:
+        with nogil:
+            st = _linear_bwd_call(&L)
+    _status(fn, st)
+
+
+# ---- cross-entropy and NLL (class targets) ----------------------------------------
+
+cdef struct Rows:
+    int t
+    int op          # 0 ce fwd, 1 ce bwd, 2 ce_prob fwd, 3 ce_prob bwd, 4 nll fwd, 5 nll bwd
+    int64_t N, C, ignore
+    void *out       # loss / dlogits / dx
+    void *p
+    void *src       # logits / dloss / x
+    void *tf        # float target (ce_prob)
+    const int64_t *ti
+
+
+cdef int _rows_call(Rows *r) noexcept nogil:
+    if r.t == F32:
+        if r.op == 0:
+            return cg_cross_entropy_forward_f32(<float *>r.out, <float *>r.p, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
+        if r.op == 1:
+            return cg_cross_entropy_backward_f32(<float *>r.out, <const float *>r.src, <const float *>r.p, r.ti, r.N, r.C, r.ignore)
+        if r.op == 2:
+            return cg_cross_entropy_prob_forward_f32(<float *>r.out, <float *>r.p, <const float *>r.src, <const float *>r.tf, r.N, r.C)
+        if r.op == 3:
+            return cg_cross_entropy_prob_backward_f32(<float *>r.out, <const float *>r.src, <const float *>r.p, <const float *>r.tf, r.N, r.C)
+        if r.op == 4:
+            return cg_nll_forward_f32(<float *>r.out, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
+        return cg_nll_backward_f32(<float *>r.out, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
+    if r.op == 0:
+        return cg_cross_entropy_forward_f64(<double *>r.out, <double *>r.p, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
+    if r.op == 1:
+        return cg_cross_entropy_backward_f64(<double *>r.out, <const double *>r.src, <const double *>r.p, r.ti, r.N, r.C, r.ignore)
+    if r.op == 2:
+        return cg_cross_entropy_prob_forward_f64(<double *>r.out, <double *>r.p, <const double *>r.src, <const double *>r.tf, r.N, r.C)
+    if r.op == 3:
+        return cg_cross_entropy_prob_backward_f64(<double *>r.out, <const double *>r.src, <const double *>r.p, <const double *>r.tf, r.N, r.C)
+    if r.op == 4:
+        return cg_nll_forward_f64(<double *>r.out, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
+    return cg_nll_backward_f64(<double *>r.out, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
+
+
+cdef int _rows_run(str fn, Rows *r) except -1:
+    cdef int st
+    if r.N * r.C < NOGIL_MIN:
+        st = _rows_call(r)
+    else:
+        with nogil:
+            st = _rows_call(r)
+    return _loss_status(fn, st)
+
+
+cdef int _rows_nc(str fn, object x, str name, Rows *r) except -1:
+    """x (N, C): sets N and C."""
+    _is2d(fn, x, name, "(N, C)")
+    r.N = cnp.PyArray_DIMS(<cnp.ndarray>x)[0]
+    r.C = cnp.PyArray_DIMS(<cnp.ndarray>x)[1]
+    return 0
+
+
+cdef object _ce_fwd(str fn, int op, object loss, object p, object logits, object target,
+                    object ignore_index):
+    cdef Rows r
+    r.op = op
+    r.t = _check(fn, loss, "loss", -1, CONTIG | WRITE)
+    _check(fn, p, "p", r.t, CONTIG | WRITE)
+    _check(fn, logits, "logits", r.t, CONTIG)
+    _rows_nc(fn, logits, "logits", &r)
+    _dims(fn, p, "p", 2, r.N, r.C)
+    _dims(fn, loss, "loss", 1, r.N, 0)
+    if op == 0:
+        r.ignore = _ignore(fn, ignore_index)
+        r.ti = _targets(fn, target, r.N, r.C, r.ignore, True)
+        r.tf = NULL
+    else:
+        _check(fn, target, "target", r.t, CONTIG)
+        _dims(fn, target, "target", 2, r.N, r.C)
+        r.tf = _data(target)
+        r.ti = NULL
+    for i, iname in ((logits, "logits"), (target, "target")):
+        _no_overlap(fn, loss, "loss", i, iname)
+        _no_overlap(fn, p, "p", i, iname)
+    _no_overlap(fn, loss, "loss", p, "p")
+    r.out = _data(loss)
+    r.p = _data(p)
+    r.src = _data(logits)
+    _rows_run(fn, &r)
+
+
+cdef object _ce_bwd(str fn, int op, object dlogits, object dloss, object p, object target,
+                    object ignore_index):
+    cdef Rows r
+    r.op = op
+    r.t = _check(fn, p, "p", -1, CONTIG)
+    _check(fn, dloss, "dloss", r.t, CONTIG)
+    _rows_nc(fn, p, "p", &r)
+    _dims(fn, dloss, "dloss", 1, r.N, 0)
+    if op == 1:
+        r.ignore = _ignore(fn, ignore_index)
+        r.ti = _targets(fn, target, r.N, r.C, r.ignore, True)
+        r.tf = NULL
+    else:
+        _check(fn, target, "target", r.t, CONTIG)
+        _dims(fn, target, "target", 2, r.N, r.C)
+        r.tf = _data(target)
+        r.ti = NULL
+    if dlogits is None:
+        return
+    _check(fn, dlogits, "dlogits", r.t, CONTIG | WRITE)
+    _dims(fn, dlogits, "dlogits", 2, r.N, r.C)
+    for i, iname in ((dloss, "dloss"), (p, "p"), (target, "target")):
+        _no_overlap(fn, dlogits, "dlogits", i, iname)
+    r.out = _data(dlogits)
+    r.src = _data(dloss)
+    r.p = _data(p)
+    _rows_run(fn, &r)
+
+
+def cross_entropy_forward(loss, p, logits, target, ignore_index):
+    """loss_i = logsumexp(logits_i) - logits_i[t_i] (0 where t_i == ignore_index); p = softmax."""
+    _ce_fwd("cross_entropy_forward", 0, loss, p, logits, target, ignore_index)
+def cross_entropy_backward(dlogits, dloss, p, target, ignore_index):
+    """dlogits_i += (p_i - onehot(t_i)) * dloss_i (ignored rows: nothing)."""
+    _ce_bwd("cross_entropy_backward", 1, dlogits, dloss, p, target, ignore_index)
+
+def cross_entropy_prob_forward(loss, p, logits, target):
+    """loss_i = -sum_c target_ic log_softmax(logits_i)_c; p = softmax."""
+    _ce_fwd("cross_entropy_prob_forward", 2, loss, p, logits, target, None)
+def cross_entropy_prob_backward(dlogits, dloss, p, target):
+    """dlogits_i += (p_i sum_c target_ic - target_i) * dloss_i."""
+    _ce_bwd("cross_entropy_prob_backward", 3, dlogits, dloss, p, target, None)
+
+
+def nll_forward(loss, x, target, ignore_index):
+    """loss_i = -x[i, t_i] (0 where t_i == ignore_index)."""
+    cdef str fn = "nll_forward"
+    cdef Rows r
+    r.op = 4
+    r.t = _check(fn, loss, "loss", -1, CONTIG | WRITE)
+    _check(fn, x, "x", r.t, CONTIG)
+    _rows_nc(fn, x, "x", &r)
+    _dims(fn, loss, "loss", 1, r.N, 0)
+    r.ignore = _ignore(fn, ignore_index)
+    r.ti = _targets(fn, target, r.N, r.C, r.ignore, True)
+    _no_overlap(fn, loss, "loss", x, "x")
+    r.out = _data(loss)
+    r.src = _data(x)
+    _rows_run(fn, &r)
+
+
+def nll_backward(dx, dloss, target, ignore_index):
+    """dx[i, t_i] -= dloss_i (ignored rows: nothing)."""
+    cdef str fn = "nll_backward"
+    cdef Rows r
+    r.op = 5
+    r.t = _check(fn, dloss, "dloss", -1, CONTIG)
+    if cnp.PyArray_NDIM(<cnp.ndarray>dloss) != 1:
+        raise ValueError(f"{fn}: dloss must be 1-D (N,), got shape {dloss.shape}")
+    r.N = cnp.PyArray_DIMS(<cnp.ndarray>dloss)[0]
+    r.ignore = _ignore(fn, ignore_index)
+    if dx is None:                   # nothing to do; C is unknown, check the rest
+        _targets(fn, target, r.N, 0, r.ignore, False)
+        return
+    _check(fn, dx, "dx", r.t, CONTIG | WRITE)
+    _rows_nc(fn, dx, "dx", &r)
+    if r.N != cnp.PyArray_DIMS(<cnp.ndarray>dloss)[0]:
+        raise ValueError(f"{fn}: dx has shape {dx.shape}, expected ({dloss.shape[0]}, C) to "
+                         f"match dloss {dloss.shape}")
+    r.ti = _targets(fn, target, r.N, r.C, r.ignore, True)
+    _no_overlap(fn, dx, "dx", dloss, "dloss")
+    _no_overlap(fn, dx, "dx", target, "target")
+    r.out = _data(dx)
+    r.src = _data(dloss)
+    _rows_run(fn, &r)
+
+
+# ---- elementwise losses with a fused reduction --------------------------------------
+
+ctypedef int (*lfwd32)(float *, const float *, const float *, int64_t, int) noexcept nogil
+ctypedef int (*lfwd64)(double *, const double *, const double *, int64_t, int) noexcept nogil
+ctypedef int (*lbwd32)(float *, float *, const float *, const float *, const float *, int64_t, int) noexcept nogil
+ctypedef int (*lbwd64)(double *, double *, const double *, const double *, const double *, int64_t, int) noexcept nogil
+
+
+cdef int _red_out(str fn, object out, str name, object x, int red) except -1:
+    """out/dout: the shape of x for reduction 0, shape () for 1 and 2."""
+    if red == CG_REDUCTION_NONE:
+        return _same_shape(fn, out, name, x, "x")
+    if cnp.PyArray_NDIM(<cnp.ndarray>out) != 0:
+        raise ValueError(f"{fn}: {name} has shape {out.shape}, expected () for reduction {red}")
+    return 0
+
+
+cdef object _eloss_fwd(str fn, object out, object x, object t, object reduction,
+                       lfwd32 f32, lfwd64 f64):
+    cdef int st
+    cdef int ty = _check(fn, out, "out", -1, CONTIG | WRITE)
+    _check(fn, x, "x", ty, CONTIG)
+    _check(fn, t, "t", ty, CONTIG)
+    _same_shape(fn, t, "t", x, "x")
+    cdef int red = _code(fn, reduction, "reduction", 2)
+    _red_out(fn, out, "out", x, red)
+    cdef int64_t n = _size(x)
+    cdef void *o = _data(out)
+    cdef void *xp = _data(x)
+    cdef void *tp = _data(t)
+    if ty == F32:
+        if n < NOGIL_MIN:
+            st = f32(<float *>o, <const float *>xp, <const float *>tp, n, red)
+        else:
+            with nogil:
+                st = f32(<float *>o, <const float *>xp, <const float *>tp, n, red)
+    else:
+        if n < NOGIL_MIN:
+            st = f64(<double *>o, <const double *>xp, <const double *>tp, n, red)
+        else:
+            with nogil:
+                st = f64(<double *>o, <const double *>xp, <const double *>tp, n, red)
+    _status(fn, st)
+
+
+cdef object _eloss_bwd(str fn, object dx, object dt, object dout, object x, object t,
+                       object reduction, lbwd32 f32, lbwd64 f64):
+    cdef int st
+    cdef int ty = _check(fn, dout, "dout", -1, CONTIG)
+    _check(fn, x, "x", ty, CONTIG)
+    _check(fn, t, "t", ty, CONTIG)
+    _same_shape(fn, t, "t", x, "x")
+    cdef int red = _code(fn, reduction, "reduction", 2)
+    _red_out(fn, dout, "dout", x, red)
+    cdef void *dxp = NULL
+    cdef void *dtp = NULL
+    if _opt(fn, dx, "dx", ty, CONTIG | WRITE) >= 0:
+        _same_shape(fn, dx, "dx", x, "x")
+        dxp = _data(dx)
+    if _opt(fn, dt, "dt", ty, CONTIG | WRITE) >= 0:
+        _same_shape(fn, dt, "dt", x, "x")
+        dtp = _data(dt)
+    if dx is None and dt is None:
+        return
+    _no_overlap(fn, dx, "dx", dt, "dt")
+    cdef int64_t n = _size(x)
+    cdef void *dp = _data(dout)
+    cdef void *xp = _data(x)
+    cdef void *tp = _data(t)
+    if ty == F32:
+        if n < NOGIL_MIN:
+            st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp, <const float *>tp, n, red)
+        else:
+            with nogil:
+                st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp, <const float *>tp, n, red)
+    else:
+        if n < NOGIL_MIN:
+            st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp, <const double *>tp, n, red)
+        else:
+            with nogil:
+                st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp, <const double *>tp, n, red)
+    _status(fn, st)
+
+
+def mse_forward(out, x, t, reduction):
+    """l = (x - t)^2, reduced (0 none, 1 mean, 2 sum)."""
+    _eloss_fwd("mse_forward", out, x, t, reduction, cg_mse_forward_f32, cg_mse_forward_f64)
+def mse_backward(dx, dt, dout, x, t, reduction):
+    _eloss_bwd("mse_backward", dx, dt, dout, x, t, reduction, cg_mse_backward_f32, cg_mse_backward_f64)
+
+def l1_forward(out, x, t, reduction):
+    """l = |x - t|, reduced (0 none, 1 mean, 2 sum)."""
+    _eloss_fwd("l1_forward", out, x, t, reduction, cg_l1_forward_f32, cg_l1_forward_f64)
+def l1_backward(dx, dt, dout, x, t, reduction):
+    _eloss_bwd("l1_backward", dx, dt, dout, x, t, reduction, cg_l1_backward_f32, cg_l1_backward_f64)
+
+def bce_forward(out, x, t, reduction):
+    """l = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100)), reduced."""
+    _eloss_fwd("bce_forward", out, x, t, reduction, cg_bce_forward_f32, cg_bce_forward_f64)
+def bce_backward(dx, dt, dout, x, t, reduction):
+    _eloss_bwd("bce_backward", dx, dt, dout, x, t, reduction, cg_bce_backward_f32, cg_bce_backward_f64)
+
+def bce_logits_forward(out, x, t, reduction):
+    """l = max(x, 0) - x t + log1p(exp(-|x|)), reduced."""
+    _eloss_fwd("bce_logits_forward", out, x, t, reduction, cg_bce_logits_forward_f32,
+               cg_bce_logits_forward_f64)
+def bce_logits_backward(dx, dt, dout, x, t, reduction):
+    _eloss_bwd("bce_logits_backward", dx, dt, dout, x, t, reduction, cg_bce_logits_backward_f32,
+               cg_bce_logits_backward_f64)
+
+
+# ---- dropout -----------------------------------------------------------------------
+
+cdef double _dropout_p(str fn, object p) except? -1:
+    cdef double v = _float(fn, p, "p")
+    if not (0 <= v < 1):
+        raise ValueError(f"{fn}: p must satisfy 0 <= p < 1, got {v}")
+    return v
+
+
+cdef void _dropout_call(int t, bint bwd, void *dst, void *src, void *u, int64_t n, double p) noexcept nogil:
+    if t == F32:
+        if bwd:
+            cg_dropout_backward_f32(<float *>dst, <const float *>src, <const float *>u, n, <float>p)
+        else:
+            cg_dropout_forward_f32(<float *>dst, <const float *>src, <const float *>u, n, <float>p)
+    else:
+        if bwd:
+            cg_dropout_backward_f64(<double *>dst, <const double *>src, <const double *>u, n, p)
+        else:
+            cg_dropout_forward_f64(<double *>dst, <const double *>src, <const double *>u, n, p)
+
+
+def dropout_forward(y, x, u, p):
+    """y = x * (u >= p) / (1 - p);  0 <= p < 1."""
+    cdef str fn = "dropout_forward"
+    cdef int t = _check(fn, y, "y", -1, CONTIG | WRITE)
+    _check(fn, x, "x", t, CONTIG)
+    _check(fn, u, "u", t, CONTIG)
+    _same_shape(fn, x, "x", y, "y")
+    _same_shape(fn, u, "u", y, "y")
+    cdef double pv = _dropout_p(fn, p)
+    cdef int64_t n = _size(y)
+    cdef void *yp = _data(y)
+    cdef void *xp = _data(x)
+    cdef void *up = _data(u)
+    if n < NOGIL_MIN:
+        _dropout_call(t, False, yp, xp, up, n, pv)
+    else:
+        with nogil:
+            _dropout_call(t, False, yp, xp, up, n, pv)
+
+
+def dropout_backward(dx, dy, u, p):
+    """dx += dy * (u >= p) / (1 - p)."""
+    cdef str fn = "dropout_backward"
+    cdef int t = _check(fn, dy, "dy", -1, CONTIG)
+    _check(fn, u, "u", t, CONTIG)
+    _same_shape(fn, u, "u", dy, "dy")
+    cdef double pv = _dropout_p(fn, p)
+    if dx is None:
+        return
+    _check(fn, dx, "dx", t, CONTIG | WRITE)
+    _same_shape(fn, dx, "dx", dy, "dy")
+    cdef int64_t n = _size(dy)
+    cdef void *dxp = _data(dx)
+    cdef void *dyp = _data(dy)
+    cdef void *up = _data(u)
+    if n < NOGIL_MIN:
+        _dropout_call(t, True, dxp, dyp, up, n, pv)
+    else:
+        with nogil:
+            _dropout_call(t, True, dxp, dyp, up, n, pv)
+
+
+# ---- optimizer steps -----------------------------------------------------------------
+
+cdef struct Step:
+    int t
+    int64_t n
+    void *p
+    void *g
+    void *a         # buf (sgd) or m (adam)
+    void *v
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps
+    int64_t step
+    int nesterov, first, decoupled
+
+
+cdef int _step_call(Step *s, bint adam) noexcept nogil:
+    if adam:
+        if s.t == F32:
+            return cg_adam_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, <float *>s.v, s.n,
+                                    s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.decoupled)
+        return cg_adam_step_f64(<double *>s.p, <const double *>s.g, <double *>s.a, <double *>s.v, s.n,
+                                s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.decoupled)
+    if s.t == F32:
+        return cg_sgd_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, s.n, s.lr, s.momentum,
+                               s.dampening, s.weight_decay, s.nesterov, s.first)
+    return cg_sgd_step_f64(<double *>s.p, <const double *>s.g, <double *>s.a, s.n, s.lr, s.momentum,
+                           s.dampening, s.weight_decay, s.nesterov, s.first)
+
+
+cdef int _step_run(str fn, Step *s, bint adam) except -1:
+    cdef int st
+    if s.n < NOGIL_MIN:
+        st = _step_call(s, adam)
+    else:
+        with nogil:
+            st = _step_call(s, adam)
+    return _status(fn, st)
+
+
+def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    """torch.optim.SGD, one step in place (buf may be None when momentum == 0)."""
+    cdef str fn = "sgd_step"
+    cdef Step s
+    s.t = _check(fn, p, "p", -1, CONTIG | WRITE)
+    _check(fn, g, "g", s.t, CONTIG)
+    _same_shape(fn, g, "g", p, "p")
+    s.lr = _float(fn, lr, "lr")
+    s.momentum = _float(fn, momentum, "momentum")
+    s.dampening = _float(fn, dampening, "dampening")
+    s.weight_decay = _float(fn, weight_decay, "weight_decay")
+    s.nesterov = bool(nesterov)
+    s.first = bool(first)
+    s.a = NULL
+    if _opt(fn, buf, "buf", s.t, CONTIG | WRITE) >= 0:
+        _same_shape(fn, buf, "buf", p, "p")
+        s.a = _data(buf)
+    elif s.momentum != 0:
+        raise ValueError(f"{fn}: buf is required when momentum != 0 (got momentum {s.momentum})")
+    _no_overlap(fn, p, "p", g, "g")
+    _no_overlap(fn, buf, "buf", p, "p")
+    _no_overlap(fn, buf, "buf", g, "g")
+    s.n = _size(p)
+    s.p = _data(p)
+    s.g = _data(g)
+    _step_run(fn, &s, False)
+
+
+def adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    """torch.optim.Adam (decoupled=False) / AdamW (True), one step in place;
+    step >= 1 is the step count after this update."""
+    cdef str fn = "adam_step"
+    cdef Step s
+    cdef object k
+    s.t = _check(fn, p, "p", -1, CONTIG | WRITE)
+    _check(fn, g, "g", s.t, CONTIG)
+    _check(fn, m, "m", s.t, CONTIG | WRITE)
+    _check(fn, v, "v", s.t, CONTIG | WRITE)
+    _same_shape(fn, g, "g", p, "p")
+    _same_shape(fn, m, "m", p, "p")
+    _same_shape(fn, v, "v", p, "p")
+    s.lr = _float(fn, lr, "lr")
+    s.beta1 = _float(fn, beta1, "beta1")
+    s.beta2 = _float(fn, beta2, "beta2")
+    s.eps = _float(fn, eps, "eps")
+    s.weight_decay = _float(fn, weight_decay, "weight_decay")
+    try:
+        k = _index(step)
+    except TypeError:
+        raise TypeError(f"{fn}: step must be an int, got {type(step).__name__}") from None
+    if not (1 <= k < (1 << 63)):
+        raise ValueError(f"{fn}: step must be >= 1 (the count after this update), got {k}")
+    s.step = <int64_t>k
+    s.decoupled = bool(decoupled)
+    for a, an in ((p, "p"), (g, "g"), (m, "m"), (v, "v")):
+        for b, bn in ((p, "p"), (g, "g"), (m, "m"), (v, "v")):
+            if an < bn:
+                _no_overlap(fn, a, an, b, bn)
+    s.n = _size(p)
+    s.p = _data(p)
+    s.g = _data(g)
+    s.a = _data(m)
+    s.v = _data(v)
+    _step_run(fn, &s, True)

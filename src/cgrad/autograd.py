@@ -290,7 +290,7 @@ def _accumulate_grad(t, slot):
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
-        t.grad = _wrap(g if slot.owned else np.array(g, copy=True))
+        t.grad = _wrap(g if slot.owned and g.flags.c_contiguous else np.array(g, copy=True, order="C"))
         slot.owned = False       # t.grad now owns it
     else:
         dst = t.grad.data

@@ -6,8 +6,9 @@ semantics as the C backend: outputs first, then inputs, then sizes and flags;
 forward kernels assign into their output, backward kernels accumulate (+=)
 into gradient buffers and skip a gradient given as None; derivative conventions
 follow PyTorch. Arguments are validated like the C backend does: TypeError for
-a dtype problem, ValueError for a shape or contiguity problem, the message
-starting with the function name. Arithmetic runs in the arrays' own dtype
+a dtype problem, ValueError for a shape or contiguity problem, IndexError for
+a class target out of range (before any write), the message starting with the
+function name. Arithmetic runs in the arrays' own dtype
 (float32 or float64), except GELU, which evaluates in float64.
 Overflow is handled, never warned about: results are the IEEE ones
 (log(0) = -inf, 1/0 = inf) and NaN propagates.
@@ -35,6 +36,13 @@ __all__ = [
     "softmax_forward", "softmax_backward",
     "log_softmax_forward", "log_softmax_backward",
     "matmul", "index_add", "set_num_threads", "get_num_threads", "config",
+    "linear_forward", "linear_backward",
+    "cross_entropy_forward", "cross_entropy_backward",
+    "cross_entropy_prob_forward", "cross_entropy_prob_backward",
+    "nll_forward", "nll_backward",
+    "mse_forward", "mse_backward", "l1_forward", "l1_backward",
+    "bce_forward", "bce_backward", "bce_logits_forward", "bce_logits_backward",
+    "dropout_forward", "dropout_backward", "sgd_step", "adam_step",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -502,11 +510,8 @@ def _ndtr(x):
     return p
 
 
-def gelu_forward(y, x, approximate_tanh):
-    """exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
-    tanh:   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
-    Both evaluate in float64 (1 + tanh u and 1 - tanh^2 u cancel badly in float32)."""
-    y, x = _check_unary_forward("gelu_forward", y, x)
+def _gelu64(x, approximate_tanh):
+    """gelu(x) as a new float64 array (see gelu_forward)."""
     x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if approximate_tanh:
@@ -521,15 +526,11 @@ def gelu_forward(y, x, approximate_tanh):
         else:
             t = _ndtr(x64)
             t *= x64
-        np.copyto(y, t, casting="same_kind")
+    return t
 
 
-def gelu_backward(dx, dy, x, y, approximate_tanh):
-    """exact:  dx += dy (Phi(x) + x phi(x)),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
-    tanh:   dx += dy (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3*0.044715 x^2))"""
-    dx, dy, x, y = _check_unary_backward("gelu_backward", dx, dy, x, y)
-    if dx is None:
-        return
+def _gelu_grad64(x, approximate_tanh):
+    """gelu'(x) as a new float64 array (see gelu_backward)."""
     x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         if approximate_tanh:
@@ -554,6 +555,25 @@ def gelu_backward(dx, dy, x, y, approximate_tanh):
             d *= _INV_SQRT_2PI                        # phi(x)
             d *= x64
             d += _ndtr(x64)                           # Phi(x) + x phi(x)
+    return d
+
+
+def gelu_forward(y, x, approximate_tanh):
+    """exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+    tanh:   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+    Both evaluate in float64 (1 + tanh u and 1 - tanh^2 u cancel badly in float32)."""
+    y, x = _check_unary_forward("gelu_forward", y, x)
+    np.copyto(y, _gelu64(x, approximate_tanh), casting="same_kind")
+
+
+def gelu_backward(dx, dy, x, y, approximate_tanh):
+    """exact:  dx += dy (Phi(x) + x phi(x)),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
+    tanh:   dx += dy (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3*0.044715 x^2))"""
+    dx, dy, x, y = _check_unary_backward("gelu_backward", dx, dy, x, y)
+    if dx is None:
+        return
+    d = _gelu_grad64(x, approximate_tanh)
+    with np.errstate(over="ignore", invalid="ignore"):
         d *= dy
         np.add(dx, d, out=dx, casting="same_kind")
 
@@ -928,6 +948,581 @@ def index_add(dx, idx, src):
                          f"(min {idx.min()}, max {idx.max()})")
     with np.errstate(over="ignore", invalid="ignore"):
         np.add.at(dx, idx, src)             # unbuffered: repeated rows all add, in order
+
+
+# ================================================================ nn, losses, optimizers
+# The kernels of docs/kernels.md, "Kernels for nn, losses and optimizers (issue 3)".
+# Same conventions as above. Class targets are int64 (N,) arrays whose entries are
+# in [0, C) or equal to ignore_index; anything else raises IndexError before any write.
+
+_ACT_NAMES = {0: "none", 1: "relu", 2: "gelu", 3: "gelu (tanh)"}
+_REDUCTION_NAMES = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _int_code(fn, name, value, allowed):
+    """An int flag (act, reduction) that must be one of the keys of `allowed`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__}")
+    if int(value) not in allowed:
+        codes = ", ".join(f"{k} {v}" for k, v in allowed.items())
+        raise ValueError(f"{fn}: {name} must be one of {codes}; got {value}")
+    return int(value)
+
+
+def _int_param(fn, name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def _ndim(fn, ndim, **arrays):
+    for name, a in arrays.items():
+        if a is not None and a.ndim != ndim:
+            raise ValueError(f"{fn}: {name} must be {ndim}-D, got shape {a.shape}")
+
+
+def _class_target(fn, target, n, ncls, ignore_index):
+    """Check an int64 (n,) class target; ncls None skips the range check (nothing
+    is written then). Returns ignore_index as an int."""
+    if not isinstance(target, np.ndarray) or target.dtype != np.int64:
+        raise TypeError(f"{fn}: target must be an int64 ndarray, got "
+                        f"{getattr(target, 'dtype', type(target).__name__)}")
+    _contig(fn, target=target)
+    if target.shape != (n,):
+        raise ValueError(f"{fn}: target has shape {target.shape}; expected ({n},)")
+    ignore_index = _int_param(fn, "ignore_index", ignore_index)
+    if not -2 ** 63 <= ignore_index < 2 ** 63:
+        raise ValueError(f"{fn}: ignore_index {ignore_index} does not fit in int64")
+    if ncls is not None and n:
+        bad = (target < 0) | (target >= ncls)
+        bad &= target != ignore_index
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise IndexError(f"{fn}: target[{i}] = {int(target[i])} is out of range for "
+                             f"{ncls} classes (and is not ignore_index {ignore_index})")
+    return ignore_index
+
+
+# ---------------------------------------------------------------- linear (+ activation)
+# x (N, IN), w (OUT, IN) (torch's layout), b (OUT,) or None, y, z, scratch (N, OUT).
+# act: 0 none, 1 relu, 2 gelu (erf), 3 gelu (tanh).
+
+def _check_linear_operands(fn, x, w):
+    _ndim(fn, 2, x=x, w=w)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"{fn}: x {x.shape} and w {w.shape} disagree on IN "
+                         f"(x is (N, IN), w is (OUT, IN))")
+    return x.shape[0], x.shape[1], w.shape[0]
+
+
+def linear_forward(y, z, x, w, b, act):
+    """z = x w^T + b (the pre-activation, stored when z is given);  y = act(z).
+    z may be None for act 0 and 1; gelu needs it, its backward reads z."""
+    fn = "linear_forward"
+    _dtype_of(fn, ("z", "b"), y=y, z=z, x=x, w=w, b=b)
+    act = _int_code(fn, "act", act, _ACT_NAMES)
+    _contig(fn, y=y, z=z, x=x, w=w, b=b)
+    _writable(fn, y=y, z=z)
+    N, IN, OUT = _check_linear_operands(fn, x, w)
+    _same_shape(fn, (OUT,), b=b)
+    _same_shape(fn, (N, OUT), y=y, z=z)
+    if z is None and act >= 2:
+        raise ValueError(f"{fn}: z (N, OUT) is required for act={act} ({_ACT_NAMES[act]}): "
+                         f"its backward reads the pre-activation")
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.matmul(x, w.T)              # (N, OUT), a new array; w.T is a view
+        if b is not None:
+            t += b
+        if z is not None:
+            np.copyto(z, t)
+        if act == 0:
+            np.copyto(y, t)
+        elif act == 1:
+            np.maximum(t, 0, out=y)
+        else:
+            np.copyto(y, _gelu64(t, act == 3), casting="same_kind")
+
+
+def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch):
+    """dz = dy * act'(z), written into scratch (act != 0; for act 0, dz is dy);
+    dx += dz w;  dw += dz^T x;  db += sum over rows of dz.
+    relu reads y (dz = dy where y > 0, else 0); gelu reads z."""
+    fn = "linear_backward"
+    _dtype_of(fn, ("dx", "dw", "db", "z", "y", "scratch"),
+              dx=dx, dw=dw, db=db, dy=dy, x=x, w=w, z=z, y=y, scratch=scratch)
+    act = _int_code(fn, "act", act, _ACT_NAMES)
+    _contig(fn, dx=dx, dw=dw, db=db, dy=dy, x=x, w=w, z=z, y=y, scratch=scratch)
+    _writable(fn, dx=dx, dw=dw, db=db, scratch=scratch)
+    N, IN, OUT = _check_linear_operands(fn, x, w)
+    _same_shape(fn, (N, IN), dx=dx)
+    _same_shape(fn, (OUT, IN), dw=dw)
+    _same_shape(fn, (OUT,), db=db)
+    _same_shape(fn, (N, OUT), dy=dy, z=z, y=y, scratch=scratch)
+    if act == 1 and y is None:
+        raise ValueError(f"{fn}: y is required for act=1 (relu): its backward reads y")
+    if act >= 2 and z is None:
+        raise ValueError(f"{fn}: z is required for act={act} ({_ACT_NAMES[act]}): "
+                         f"its backward reads the pre-activation")
+    if dx is None and dw is None and db is None:
+        return                             # no gradient wanted: scratch is not needed either
+    if act != 0 and scratch is None:
+        raise ValueError(f"{fn}: scratch (N, OUT) is required for act={act} ({_ACT_NAMES[act]})")
+    if N == 0:
+        return                             # dw and db are left untouched
+    with np.errstate(over="ignore", invalid="ignore"):
+        if act == 0:
+            dz = dy
+        elif act == 1:
+            dz = scratch
+            dz.fill(0)
+            np.copyto(dz, dy, where=y > 0)
+        else:
+            d = _gelu_grad64(z, act == 3)
+            d *= dy
+            dz = scratch
+            np.copyto(dz, d, casting="same_kind")
+        if dx is not None:
+            dx += np.matmul(dz, w)         # (N, OUT) @ (OUT, IN)
+        if dw is not None:
+            dw += np.matmul(dz.T, x)       # (OUT, N) @ (N, IN); dz.T is a view
+        if db is not None:
+            db += np.sum(dz, axis=0)
+
+
+# ---------------------------------------------------------------- cross-entropy, NLL
+# logits, p (N, C); loss, dloss (N,). The mean over rows is the caller's (dloss).
+
+def _softmax_rows(p, logits):
+    """p = softmax of each row; returns (shifted, log_s): logits - row max, and the
+    log of the row sums of exp(shifted), so log_softmax = shifted - log_s."""
+    m = np.max(logits, axis=1, keepdims=True)
+    shifted = logits - m                   # a new array (p may not alias it)
+    np.exp(shifted, out=p)
+    s = np.sum(p, axis=1, keepdims=True)
+    np.divide(p, s, out=p)
+    return shifted, np.log(s)
+
+
+def _check_ce_logits(fn, loss, p, logits, optional=()):
+    _dtype_of(fn, optional, loss=loss, p=p, logits=logits)
+    _contig(fn, loss=loss, p=p, logits=logits)
+    _ndim(fn, 2, logits=logits)
+    _same_shape(fn, logits.shape, p=p)
+    _same_shape(fn, logits.shape[:1], loss=loss)
+    return logits.shape
+
+
+def cross_entropy_forward(loss, p, logits, target, ignore_index):
+    """p = softmax(logits_i);  loss_i = logsumexp(logits_i) - logits_i[t_i]
+    (max subtracted first; 0 for a row whose target is ignore_index)."""
+    fn = "cross_entropy_forward"
+    N, Cn = _check_ce_logits(fn, loss, p, logits)
+    _writable(fn, loss=loss, p=p)
+    ignore_index = _class_target(fn, target, N, Cn, ignore_index)
+    if N == 0:
+        return
+    if Cn == 0:                            # every row is ignored (checked above)
+        loss.fill(0)
+        return
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        keep = target != ignore_index
+        shifted, log_s = _softmax_rows(p, logits)
+        rows = np.arange(N)
+        picked = shifted[rows, np.where(keep, target, 0)]
+        np.subtract(log_s[:, 0], picked, out=loss)
+        loss[~keep] = 0
+
+
+def cross_entropy_backward(dlogits, dloss, p, target, ignore_index):
+    """dlogits_i += (p_i - onehot(t_i)) * dloss_i   (rows with ignore_index: nothing)"""
+    fn = "cross_entropy_backward"
+    _dtype_of(fn, ("dlogits",), dlogits=dlogits, dloss=dloss, p=p)
+    _contig(fn, dlogits=dlogits, dloss=dloss, p=p)
+    _writable(fn, dlogits=dlogits)
+    _ndim(fn, 2, p=p)
+    N, Cn = p.shape
+    _same_shape(fn, p.shape, dlogits=dlogits)
+    _same_shape(fn, (N,), dloss=dloss)
+    ignore_index = _class_target(fn, target, N, Cn, ignore_index)
+    if dlogits is None or N == 0 or Cn == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        keep = target != ignore_index
+        t = p.copy()
+        rows = np.nonzero(keep)[0]
+        t[rows, target[rows]] -= 1
+        t *= dloss[:, None]
+        np.add(dlogits, t, out=dlogits, where=keep[:, None])
+
+
+def cross_entropy_prob_forward(loss, p, logits, target):
+    """p = softmax(logits_i);  loss_i = -sum_c target_ic * log_softmax(logits_i)_c
+    (target (N, C): probabilities, same dtype as logits)."""
+    fn = "cross_entropy_prob_forward"
+    _dtype_of(fn, loss=loss, p=p, logits=logits, target=target)
+    N, Cn = _check_ce_logits(fn, loss, p, logits)
+    _contig(fn, target=target)
+    _writable(fn, loss=loss, p=p)
+    _same_shape(fn, logits.shape, target=target)
+    if N == 0:
+        return
+    if Cn == 0:
+        loss.fill(0)                       # an empty sum
+        return
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        logp, log_s = _softmax_rows(p, logits)
+        logp -= log_s                      # log_softmax
+        logp *= target
+        np.sum(logp, axis=1, out=loss)
+        np.negative(loss, out=loss)
+
+
+def cross_entropy_prob_backward(dlogits, dloss, p, target):
+    """dlogits_i += (p_i * sum_c target_ic - target_i) * dloss_i"""
+    fn = "cross_entropy_prob_backward"
+    _dtype_of(fn, ("dlogits",), dlogits=dlogits, dloss=dloss, p=p, target=target)
+    _contig(fn, dlogits=dlogits, dloss=dloss, p=p, target=target)
+    _writable(fn, dlogits=dlogits)
+    _ndim(fn, 2, p=p)
+    _same_shape(fn, p.shape, dlogits=dlogits, target=target)
+    _same_shape(fn, p.shape[:1], dloss=dloss)
+    if dlogits is None or p.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = p * np.sum(target, axis=1, keepdims=True)
+        t -= target
+        t *= dloss[:, None]
+        dlogits += t
+
+
+def nll_forward(loss, x, target, ignore_index):
+    """loss_i = -x[i, t_i]   (0 for a row whose target is ignore_index)"""
+    fn = "nll_forward"
+    _dtype_of(fn, loss=loss, x=x)
+    _contig(fn, loss=loss, x=x)
+    _writable(fn, loss=loss)
+    _ndim(fn, 2, x=x)
+    N, Cn = x.shape
+    _same_shape(fn, (N,), loss=loss)
+    ignore_index = _class_target(fn, target, N, Cn, ignore_index)
+    if N == 0:
+        return
+    keep = target != ignore_index
+    loss.fill(0)
+    rows = np.nonzero(keep)[0]
+    loss[rows] = -x[rows, target[rows]]
+
+
+def nll_backward(dx, dloss, target, ignore_index):
+    """dx[i, t_i] -= dloss_i   (rows whose target is ignore_index: nothing)"""
+    fn = "nll_backward"
+    _dtype_of(fn, ("dx",), dx=dx, dloss=dloss)
+    _contig(fn, dx=dx, dloss=dloss)
+    _writable(fn, dx=dx)
+    _ndim(fn, 1, dloss=dloss)
+    _ndim(fn, 2, dx=dx)
+    N = dloss.shape[0]
+    if dx is not None and dx.shape[0] != N:
+        raise ValueError(f"{fn}: dx has shape {dx.shape}; expected ({N}, C) for dloss {dloss.shape}")
+    ignore_index = _class_target(fn, target, N, None if dx is None else dx.shape[1], ignore_index)
+    if dx is None or N == 0:
+        return
+    rows = np.nonzero(target != ignore_index)[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        dx[rows, target[rows]] -= dloss[rows]   # one entry per row: no repeats
+
+
+# ---------------------------------------------------------------- elementwise losses
+# <loss>_forward(out, x, t, reduction);  <loss>_backward(dx, dt, dout, x, t, reduction).
+# reduction: 0 none (out, dout shaped like x), 1 mean, 2 sum (out, dout 0-d).
+# Backward uses dl = dout (none, sum) or dout / n (mean) for every element.
+
+def _check_loss_forward(fn, out, x, t, reduction):
+    _dtype_of(fn, out=out, x=x, t=t)
+    reduction = _int_code(fn, "reduction", reduction, _REDUCTION_NAMES)
+    _contig(fn, out=out, x=x, t=t)
+    _writable(fn, out=out)
+    _same_shape(fn, x.shape, t=t)
+    _same_shape(fn, x.shape if reduction == 0 else (), out=out)
+    return reduction, x.reshape(-1), t.reshape(-1)       # views: contiguous
+
+
+def _reduce_loss(out, l, reduction):
+    """out = l (none), mean(l) or sum(l); l is a 1-D temporary."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        if reduction == 0:
+            np.copyto(out.reshape(-1), l)
+        else:
+            s = np.sum(l)
+            if reduction == 1:
+                s = np.divide(s, l.size)    # 0/0 = nan for an empty mean, as torch
+            out[...] = s
+
+
+def _check_loss_backward(fn, dx, dt, dout, x, t, reduction):
+    """Returns (reduction, dx, dt, dl, x, t) as 1-D views (dx, dt may be None),
+    dl shaped to broadcast; None for dl when there is nothing to do."""
+    _dtype_of(fn, ("dx", "dt"), dx=dx, dt=dt, dout=dout, x=x, t=t)
+    reduction = _int_code(fn, "reduction", reduction, _REDUCTION_NAMES)
+    _contig(fn, dx=dx, dt=dt, dout=dout, x=x, t=t)
+    _writable(fn, dx=dx, dt=dt)
+    _same_shape(fn, x.shape, dx=dx, dt=dt, t=t)
+    _same_shape(fn, x.shape if reduction == 0 else (), dout=dout)
+    flat = [None if a is None else a.reshape(-1) for a in (dx, dt, x, t)]
+    n = x.size
+    if (dx is None and dt is None) or n == 0:
+        dl = None
+    elif reduction == 0:
+        dl = dout.reshape(-1)
+    elif reduction == 2:
+        dl = dout.reshape(1)
+    else:
+        dl = dout.reshape(1) / n
+    return (reduction, flat[0], flat[1], dl, flat[2], flat[3])
+
+
+def mse_forward(out, x, t, reduction):
+    """l = (x - t)^2, then reduced"""
+    reduction, x, t = _check_loss_forward("mse_forward", out, x, t, reduction)
+    with np.errstate(over="ignore", invalid="ignore"):
+        l = x - t
+        l *= l
+    _reduce_loss(out, l, reduction)
+
+
+def mse_backward(dx, dt, dout, x, t, reduction):
+    """dx += 2 (x - t) dl;  dt -= 2 (x - t) dl"""
+    _, dx, dt, dl, x, t = _check_loss_backward("mse_backward", dx, dt, dout, x, t, reduction)
+    if dl is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = x - t
+        g *= 2
+        g *= dl
+        if dx is not None:
+            dx += g
+        if dt is not None:
+            dt -= g
+
+
+def l1_forward(out, x, t, reduction):
+    """l = |x - t|, then reduced"""
+    reduction, x, t = _check_loss_forward("l1_forward", out, x, t, reduction)
+    with np.errstate(over="ignore", invalid="ignore"):
+        l = x - t
+        np.abs(l, out=l)
+    _reduce_loss(out, l, reduction)
+
+
+def l1_backward(dx, dt, dout, x, t, reduction):
+    """dx += sign(x - t) dl (0 where x == t, and where x - t is NaN: torch's sgn
+    in abs' backward);  dt -= the same"""
+    _, dx, dt, dl, x, t = _check_loss_backward("l1_backward", dx, dt, dout, x, t, reduction)
+    if dl is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = x - t
+        np.sign(g, out=g)
+        np.copyto(g, 0, where=np.isnan(g))
+        g *= dl
+        if dx is not None:
+            dx += g
+        if dt is not None:
+            dt -= g
+
+
+def _clamped_logs(x):
+    """max(log x, -100) and max(log(1 - x), -100), torch's clamp; log(1 - x) is
+    taken as log1p(-x) (same value, without the rounding of 1 - x)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_x = np.log(x)
+        log_1mx = np.log1p(-x)
+    np.maximum(log_x, -100, out=log_x)     # NaN (x outside [0, 1]) propagates
+    np.maximum(log_1mx, -100, out=log_1mx)
+    return log_x, log_1mx
+
+
+def bce_forward(out, x, t, reduction):
+    """l = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100)); x are probabilities"""
+    reduction, x, t = _check_loss_forward("bce_forward", out, x, t, reduction)
+    log_x, log_1mx = _clamped_logs(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_x *= t
+        log_1mx *= 1 - t
+        l = log_x
+        l += log_1mx
+        np.negative(l, out=l)
+    _reduce_loss(out, l, reduction)
+
+
+def bce_backward(dx, dt, dout, x, t, reduction):
+    """dx += dl (x - t) / max(x (1 - x), 1e-12)   (torch's epsilon);
+    dt += dl (max(log(1 - x), -100) - max(log x, -100))"""
+    _, dx, dt, dl, x, t = _check_loss_backward("bce_backward", dx, dt, dout, x, t, reduction)
+    if dl is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if dx is not None:
+            den = 1 - x
+            den *= x
+            np.maximum(den, 1e-12, out=den)
+            g = x - t
+            g *= dl
+            g /= den
+            dx += g
+        if dt is not None:
+            log_x, log_1mx = _clamped_logs(x)
+            log_1mx -= log_x
+            log_1mx *= dl
+            dt += log_1mx
+
+
+def bce_logits_forward(out, x, t, reduction):
+    """l = max(x, 0) - x t + log1p(exp(-|x|))   (stable for any x; x are logits)"""
+    reduction, x, t = _check_loss_forward("bce_logits_forward", out, x, t, reduction)
+    with np.errstate(over="ignore", invalid="ignore"):
+        l = np.abs(x)
+        np.negative(l, out=l)
+        np.exp(l, out=l)
+        np.log1p(l, out=l)
+        l += np.maximum(x, 0)
+        l -= x * t
+    _reduce_loss(out, l, reduction)
+
+
+def bce_logits_backward(dx, dt, dout, x, t, reduction):
+    """dx += dl (sigmoid(x) - t);  dt += dl (-x)"""
+    _, dx, dt, dl, x, t = _check_loss_backward("bce_logits_backward", dx, dt, dout, x, t, reduction)
+    if dl is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dx is not None:
+            g = np.empty_like(x)
+            _sigmoid_into(g, x)
+            g -= t
+            g *= dl
+            dx += g
+        if dt is not None:
+            dt -= x * dl
+
+
+# ---------------------------------------------------------------- dropout
+# u: uniforms in [0, 1) drawn by the caller, same shape and dtype as x.
+# p is compared with u in the arrays' dtype (NumPy's rule for a Python float).
+
+def _check_dropout_p(fn, p):
+    p = _float_param(fn, "p", p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{fn}: p must be in [0, 1), got {p} (p == 1 is the caller's: all zeros)")
+    return p
+
+
+def dropout_forward(y, x, u, p):
+    """y = x * (u >= p) / (1 - p)   (a dropped NaN stays NaN: x * 0)"""
+    fn = "dropout_forward"
+    _dtype_of(fn, y=y, x=x, u=u)
+    _contig(fn, y=y, x=x, u=u)
+    _writable(fn, y=y)
+    _same_shape(fn, x.shape, y=y, u=u)
+    p = _check_dropout_p(fn, p)
+    y, x, u = _at_least_1d(y, x, u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        keep = u >= p
+        np.multiply(x, keep, out=y)
+        np.divide(y, 1.0 - p, out=y)
+
+
+def dropout_backward(dx, dy, u, p):
+    """dx += dy * (u >= p) / (1 - p)"""
+    fn = "dropout_backward"
+    _dtype_of(fn, ("dx",), dx=dx, dy=dy, u=u)
+    _contig(fn, dx=dx, dy=dy, u=u)
+    _writable(fn, dx=dx)
+    _same_shape(fn, u.shape, dx=dx, dy=dy)
+    p = _check_dropout_p(fn, p)
+    if dx is None:
+        return
+    dx, dy, u = _at_least_1d(dx, dy, u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = np.multiply(dy, u >= p)
+        np.divide(g, 1.0 - p, out=g)
+        dx += g
+
+
+# ---------------------------------------------------------------- optimizer steps
+# In place, one parameter at a time, following torch.optim's single-tensor rules.
+# Scalars (lr, betas, ...) are Python floats, rounded to the arrays' dtype where
+# they meet them, as torch does.
+
+def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    """d = g + weight_decay p   (skipped when weight_decay == 0, as torch)
+    if momentum != 0:  buf = d (first step) or momentum buf + (1 - dampening) d
+                       d = d + momentum buf (nesterov) or buf
+    p -= lr d.   buf may be None when momentum == 0."""
+    fn = "sgd_step"
+    _dtype_of(fn, ("buf",), p=p, g=g, buf=buf)
+    _contig(fn, p=p, g=g, buf=buf)
+    _writable(fn, p=p, buf=buf)
+    _same_shape(fn, p.shape, g=g, buf=buf)
+    lr = _float_param(fn, "lr", lr)
+    momentum = _float_param(fn, "momentum", momentum)
+    dampening = _float_param(fn, "dampening", dampening)
+    weight_decay = _float_param(fn, "weight_decay", weight_decay)
+    if momentum != 0 and buf is None:
+        raise ValueError(f"{fn}: buf is required when momentum != 0 (momentum={momentum})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.array(g, copy=True)
+        if weight_decay != 0:
+            d += weight_decay * p
+        if momentum != 0:
+            if first:
+                np.copyto(buf, d)
+            else:
+                buf *= momentum
+                buf += (1 - dampening) * d
+            if nesterov:
+                d += momentum * buf
+            else:
+                d = buf
+        p -= lr * d
+
+
+def adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    """decoupled (AdamW): p *= 1 - lr weight_decay;  else g' = g + weight_decay p
+    m = beta1 m + (1 - beta1) g';  v = beta2 v + (1 - beta2) g'^2
+    p -= (lr / (1 - beta1^step)) m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+    step >= 1 is the count after this update. Weight decay 0 is skipped (torch)."""
+    fn = "adam_step"
+    _dtype_of(fn, p=p, g=g, m=m, v=v)
+    _contig(fn, p=p, g=g, m=m, v=v)
+    _writable(fn, p=p, m=m, v=v)
+    _same_shape(fn, p.shape, g=g, m=m, v=v)
+    lr = _float_param(fn, "lr", lr)
+    beta1 = _float_param(fn, "beta1", beta1)
+    beta2 = _float_param(fn, "beta2", beta2)
+    eps = _float_param(fn, "eps", eps)
+    weight_decay = _float_param(fn, "weight_decay", weight_decay)
+    step = _int_param(fn, "step", step)
+    if step < 1:
+        raise ValueError(f"{fn}: step must be >= 1 (the count after this update), got {step}")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if weight_decay != 0:
+            if decoupled:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        bias1 = 1 - beta1 ** step
+        bias2_sqrt = math.sqrt(1 - beta2 ** step)
+        denom = np.sqrt(v)
+        denom /= bias2_sqrt
+        denom += eps
+        t = m / denom
+        t *= lr / bias1
+        p -= t
 
 
 # ---------------------------------------------------------------- threads and configuration

@@ -1,0 +1,208 @@
+"""cgrad.nn.functional (conventionally F): layers, activations and losses as functions.
+
+Names, argument order and defaults follow torch.nn.functional. Losses take
+reduction="mean" | "sum" | "none".
+"""
+
+import numpy as np
+
+from .. import ops_nn
+from ..creation import generator
+from ..ops import apply, broadcast_shape
+from ..tensor import Tensor, to_array, _F32
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softplus", "gelu", "softmax",
+           "log_softmax", "linear", "dropout", "mse_loss", "l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "nll_loss"]
+
+
+def _t(x, who):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(to_array(x, None, who))
+
+
+def _float(x, who):
+    x = _t(x, who)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{who}: expected a float32 or float64 tensor, got {x.data.dtype}")
+    return x
+
+
+# ------------------------------------------------------------ activations
+def relu(input, inplace=False):
+    return _t(input, "relu").relu()
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _t(input, "leaky_relu").leaky_relu(negative_slope)
+
+
+def sigmoid(input):
+    return _t(input, "sigmoid").sigmoid()
+
+
+def tanh(input):
+    return _t(input, "tanh").tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _t(input, "softplus").softplus(beta, threshold)
+
+
+def gelu(input, approximate="none"):
+    return _t(input, "gelu").gelu(approximate)
+
+
+def softmax(input, dim=-1):
+    return _t(input, "softmax").softmax(dim)
+
+
+def log_softmax(input, dim=-1):
+    return _t(input, "log_softmax").log_softmax(dim)
+
+
+# ------------------------------------------------------------ layers
+def linear(input, weight, bias=None, activation=None):
+    """y = input @ weight^T + bias, then an optional fused activation
+    (None, "relu", "gelu" or "gelu_tanh": one kernel pass, one tape entry)."""
+    x, w = _float(input, "linear"), _float(weight, "linear")
+    if w.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input shape {x.shape} and weight shape {w.shape} are not "
+                         f"aligned (input's last dim must be {w.shape[1]})")
+    if activation not in ops_nn.ACT:
+        raise ValueError(f"linear: unknown activation {activation!r}")
+    dt = np.promote_types(x.data.dtype, w.data.dtype)
+    ts = [x, w]
+    if bias is not None:
+        b = _float(bias, "linear")
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {w.shape}")
+        ts.append(b)
+        dt = np.promote_types(dt, b.data.dtype)
+    ts = [t if t.data.dtype == dt else t.to(dt) for t in ts]
+    return apply(ops_nn.Linear, *ts, act=ops_nn.ACT[activation])
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    x = _float(input, "dropout")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    u = generator().random(x.shape, dtype=x.data.dtype)
+    return apply(ops_nn.Dropout, x, u=u, p=float(p))
+
+
+# ------------------------------------------------------------ losses
+def _check_reduction(who, reduction):
+    if reduction not in ops_nn.REDUCTION:
+        raise ValueError(f"{who}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _pair(who, input, target):
+    """input and target as float tensors of one dtype and one (broadcast) shape."""
+    x, t = _float(input, who), _t(target, who)
+    if t.data.dtype.kind != "f":
+        t = t.to(x.data.dtype)
+    shape = broadcast_shape(who, x.shape, t.shape)
+    dt = np.promote_types(x.data.dtype, t.data.dtype)
+    x = x if x.data.dtype == dt else x.to(dt)
+    t = t if t.data.dtype == dt else t.to(dt)
+    if x.shape != shape:
+        x = x.expand(shape).contiguous()
+    if t.shape != shape:
+        t = t.expand(shape).contiguous()
+    return x, t
+
+
+def _elementwise(op, who, input, target, reduction):
+    _check_reduction(who, reduction)
+    x, t = _pair(who, input, target)
+    return apply(op, x, t, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean((input - target)^2)"""
+    return _elementwise(ops_nn.MSELoss, "mse_loss", input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """mean(|input - target|)"""
+    return _elementwise(ops_nn.L1Loss, "l1_loss", input, target, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """-mean(t log p + (1 - t) log(1 - p)), on probabilities p (logs clamped at -100)"""
+    return _elementwise(ops_nn.BCELoss, "binary_cross_entropy", input, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits"""
+    return _elementwise(ops_nn.BCEWithLogitsLoss, "binary_cross_entropy_with_logits",
+                        input, target, reduction)
+
+
+def _class_target(who, x, target, ignore_index):
+    """(N, C) logits with (N,) int64 targets; a 1-D input is one sample."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{who}: class targets must be integers, got {t.dtype}")
+    t = np.ascontiguousarray(t, dtype=np.int64).reshape(-1) if t.ndim else t.astype(np.int64).reshape(1)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"{who}: input has {x.shape[0]} rows but target has {t.shape[0]} entries "
+                         f"(input shape {x.shape}, target shape {tuple(np.shape(target))})")
+    c = x.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        v = int(t[np.argmax(bad)])
+        raise IndexError(f"{who}: target {v} is out of bounds for {c} classes")
+    return t
+
+
+def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
+    """Softmax cross-entropy on logits (N, C), fused: class targets (N,) int64,
+    or class probabilities (N, C)."""
+    who = "cross_entropy"
+    _check_reduction(who, reduction)
+    x = _float(input, who)
+    one = x.ndim == 1
+    if one:
+        x = x.unsqueeze(0)
+    if x.ndim != 2:
+        raise ValueError(f"{who}: expected logits of shape (N, C) or (C,), got {x.shape}")
+    tdt = target.data.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if tdt.kind == "f":
+        t = _t(target, who)
+        t = t.unsqueeze(0) if one else t
+        if t.shape != x.shape:
+            raise ValueError(f"{who}: probability targets must have the input's shape; "
+                             f"got input {x.shape} and target {t.shape}")
+        t = t if t.data.dtype == x.data.dtype else t.to(x.data.dtype)
+        out = apply(ops_nn.CrossEntropyProb, x, t, reduction=reduction)
+    else:
+        t = _class_target(who, x, target, ignore_index)
+        out = apply(ops_nn.CrossEntropy, x, target=t, ignore_index=int(ignore_index),
+                    reduction=reduction)
+    return out.reshape(()) if one and reduction == "none" else out
+
+
+def nll_loss(input, target, ignore_index=-100, reduction="mean"):
+    """-mean(input[i, target_i]) on log-probabilities (N, C)."""
+    who = "nll_loss"
+    _check_reduction(who, reduction)
+    x = _float(input, who)
+    one = x.ndim == 1
+    if one:
+        x = x.unsqueeze(0)
+    if x.ndim != 2:
+        raise ValueError(f"{who}: expected log-probabilities of shape (N, C) or (C,), got {x.shape}")
+    t = _class_target(who, x, target, ignore_index)
+    out = apply(ops_nn.NLL, x, target=t, ignore_index=int(ignore_index), reduction=reduction)
+    return out.reshape(()) if one and reduction == "none" else out

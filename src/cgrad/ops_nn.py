@@ -1,0 +1,219 @@
+"""Ops for layers and losses, forward and backward side by side.
+
+Same rules as ops.py: each op calls only the backend interface (fused
+kernels: linear, cross-entropy, elementwise losses with their reduction,
+dropout); NumPy does storage only. Integer targets are not tape inputs (they
+never need a gradient); they travel as parameters.
+"""
+
+import numpy as np
+
+from . import backend as _bk
+from .ops import Op, _c, _zeros_if
+
+ACT = {None: 0, "relu": 1, "gelu": 2, "gelu_tanh": 3}
+REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+
+
+class Linear(Op):
+    """z = x W^T + b, y = act(z);  dz = dy * act'(z), dx = dz W, dW = dz^T x, db = sum_rows dz.
+
+    x is (..., IN); the leading dims are flattened into rows for the kernel."""
+
+    name = "linear"
+    saves = (0, 1)
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, act=0):
+        lead = x.shape[:-1]
+        x2 = _c(x).reshape(-1, x.shape[-1])
+        y = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
+        z = np.empty_like(y) if act >= 2 else None       # gelu's backward reads z
+        _bk.K.linear_forward(y, z, x2, _c(w), b, act)
+        ctx.x2, ctx.w, ctx.has_b, ctx.z, ctx.y, ctx.act = x2, _c(w), b is not None, z, y, act
+        ctx.lead = lead
+        return y.reshape(lead + (w.shape[0],))
+
+    @staticmethod
+    def backward(ctx, g):
+        needs = ctx.needs_input_grad
+        x2, w, y = ctx.x2, ctx.w, ctx.y
+        g2 = _c(g).reshape(y.shape)
+        dx = _zeros_if(needs[0], x2.shape, x2.dtype)
+        dw = _zeros_if(needs[1], w.shape, w.dtype)
+        db = _zeros_if(ctx.has_b and needs[2], (w.shape[0],), w.dtype)
+        scratch = np.empty_like(y) if ctx.act else None
+        _bk.K.linear_backward(dx, dw, db, g2, x2, w, ctx.z, y, ctx.act, scratch)
+        if dx is not None:
+            dx = dx.reshape(ctx.lead + (x2.shape[1],))
+        return (dx, dw, db) if ctx.has_b else (dx, dw)
+
+
+def _reduced(rows, reduction, count):
+    """Reduce per-row losses (N,) with the sum kernel: mean divides by count."""
+    if reduction == "none":
+        return rows
+    out = np.empty((), dtype=rows.dtype)
+    if rows.size:
+        _bk.K.sum_forward(out.reshape(1), rows.reshape(1, -1), (1,))
+    else:
+        out[...] = 0
+    if reduction == "mean":
+        total = out
+        out = np.empty((), dtype=rows.dtype)
+        _bk.K.div_forward(out, total, np.array(count, dtype=rows.dtype))
+    return out
+
+
+def _row_grads(g, reduction, n, count, dtype):
+    """Upstream gradient of the reduced loss, spread back to one per row."""
+    if reduction == "none":
+        return _c(g)
+    dl = np.empty(n, dtype=dtype)
+    gb = np.broadcast_to(np.asarray(g, dtype=dtype), (n,))
+    if reduction == "mean":
+        _bk.K.div_forward(dl, gb, np.broadcast_to(np.array(count, dtype=dtype), (n,)))
+    else:
+        dl[...] = gb
+    return dl
+
+
+class CrossEntropy(Op):
+    """loss_i = logsumexp(x_i) - x_i[t_i];  dx_i = (softmax(x_i) - onehot(t_i)) * dloss_i"""
+
+    name = "cross_entropy"
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index, reduction):
+        logits = _c(logits)
+        n = logits.shape[0]
+        rows = np.empty(n, dtype=logits.dtype)
+        p = np.empty_like(logits)
+        _bk.K.cross_entropy_forward(rows, p, logits, target, ignore_index)
+        count = int(np.count_nonzero(target != ignore_index))
+        ctx.p, ctx.target, ctx.ignore, ctx.reduction, ctx.count = p, target, ignore_index, reduction, count
+        return _reduced(rows, reduction, count)
+
+    @staticmethod
+    def backward(ctx, g):
+        p = ctx.p
+        dl = _row_grads(g, ctx.reduction, p.shape[0], ctx.count, p.dtype)
+        dx = np.zeros_like(p)
+        _bk.K.cross_entropy_backward(dx, dl, p, ctx.target, ctx.ignore)
+        return (dx,)
+
+
+class CrossEntropyProb(Op):
+    """loss_i = -sum_c t_ic log_softmax(x_i)_c;  dx_i = (p_i sum_c t_ic - t_i) * dloss_i"""
+
+    name = "cross_entropy"
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction):
+        logits, target = _c(logits), _c(target)
+        n = logits.shape[0]
+        rows = np.empty(n, dtype=logits.dtype)
+        p = np.empty_like(logits)
+        _bk.K.cross_entropy_prob_forward(rows, p, logits, target)
+        ctx.p, ctx.target, ctx.reduction = p, target, reduction
+        return _reduced(rows, reduction, n)
+
+    @staticmethod
+    def backward(ctx, g):
+        p = ctx.p
+        dl = _row_grads(g, ctx.reduction, p.shape[0], p.shape[0], p.dtype)
+        dx = np.zeros_like(p)
+        _bk.K.cross_entropy_prob_backward(dx, dl, p, ctx.target)
+        return dx, None
+
+
+class NLL(Op):
+    """loss_i = -x_i[t_i];  dx_i[t_i] = -dloss_i"""
+
+    name = "nll_loss"
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, reduction):
+        x = _c(x)
+        rows = np.empty(x.shape[0], dtype=x.dtype)
+        _bk.K.nll_forward(rows, x, target, ignore_index)
+        count = int(np.count_nonzero(target != ignore_index))
+        ctx.shape, ctx.dtype, ctx.target = x.shape, x.dtype, target
+        ctx.ignore, ctx.reduction, ctx.count = ignore_index, reduction, count
+        return _reduced(rows, reduction, count)
+
+    @staticmethod
+    def backward(ctx, g):
+        dl = _row_grads(g, ctx.reduction, ctx.shape[0], ctx.count, ctx.dtype)
+        dx = np.zeros(ctx.shape, dtype=ctx.dtype)
+        _bk.K.nll_backward(dx, dl, ctx.target, ctx.ignore)
+        return (dx,)
+
+
+class ElementwiseLoss(Op):
+    """l = f(x, t) per element, reduced by the kernel itself (see docs/kernels.md)."""
+
+    saves = (0, 1)
+
+    @classmethod
+    def forward(cls, ctx, x, t, reduction):
+        x, t = _c(x), _c(t)
+        code = REDUCTION[reduction]
+        out = np.empty(x.shape if code == 0 else (), dtype=x.dtype)
+        getattr(_bk.K, cls.kernel + "_forward")(out, x, t, code)
+        ctx.x, ctx.t, ctx.code = x, t, code
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        nx, nt = ctx.needs_input_grad
+        dx = _zeros_if(nx, ctx.x.shape, ctx.x.dtype)
+        dt = _zeros_if(nt, ctx.t.shape, ctx.t.dtype)
+        g = _c(np.asarray(g, dtype=ctx.x.dtype))
+        getattr(_bk.K, cls.kernel + "_backward")(dx, dt, g, ctx.x, ctx.t, ctx.code)
+        return dx, dt
+
+
+class MSELoss(ElementwiseLoss):
+    """l = (x - t)^2;  dx = 2 (x - t) dl, dt = -dx"""
+
+    name, kernel = "mse_loss", "mse"
+
+
+class L1Loss(ElementwiseLoss):
+    """l = |x - t|;  dx = sign(x - t) dl, dt = -dx"""
+
+    name, kernel = "l1_loss", "l1"
+
+
+class BCELoss(ElementwiseLoss):
+    """l = -(t log x + (1-t) log(1-x)), logs clamped at -100;  dx = dl (x - t) / max(x (1-x), 1e-12)"""
+
+    name, kernel = "binary_cross_entropy", "bce"
+
+
+class BCEWithLogitsLoss(ElementwiseLoss):
+    """l = max(x,0) - x t + log1p(e^-|x|);  dx = dl (sigmoid(x) - t), dt = -x dl"""
+
+    name, kernel = "binary_cross_entropy_with_logits", "bce_logits"
+
+
+class Dropout(Op):
+    """y = x * 1[u >= p] / (1 - p);  dx = dy * 1[u >= p] / (1 - p)"""
+
+    name = "dropout"
+
+    @staticmethod
+    def forward(ctx, x, u, p):
+        x = _c(x)
+        y = np.empty_like(x)
+        _bk.K.dropout_forward(y, x, u, p)
+        ctx.u, ctx.p = u, p
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.zeros_like(ctx.u)
+        _bk.K.dropout_backward(dx, _c(g), ctx.u, ctx.p)
+        return (dx,)
