@@ -10,7 +10,7 @@ PY      = $(VENV)/bin/python
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=70.1" "Cython>=3" "numpy>=2" wheel
+	$(PY) -m pip install -q "setuptools>=77" "Cython>=3" "numpy>=2" wheel
 	touch $@
 
 venv: $(VENV)/.created

@@ -424,9 +424,6 @@ class Tensor:
                 if x.shape[a] == 0:
                     raise ValueError(f"amax: cannot reduce over a zero-size dimension "
                                      f"(dim {a} of shape {x.shape})")
-            if x.ndim == 0 or not x.data.size:
-                if x.data.size == 0:
-                    raise ValueError(f"amax: cannot reduce an empty tensor of shape {x.shape}")
         return apply(op, x, axes=axes, keepdim=bool(keepdim))
 
     def sum(self, dim=None, keepdim=False, axis=None):
@@ -498,16 +495,16 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
+        for d in (start_dim, end_dim):
+            if not -self.ndim <= d < self.ndim:
+                raise IndexError(f"flatten: dim {d} is out of range for shape {self.shape}")
         s, e = start_dim % self.ndim, end_dim % self.ndim
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        shape = self.shape[:s] + (-1 if self.data.size else 0,) + self.shape[e + 1:]
-        if self.data.size == 0:
-            n = 1
-            for d in self.shape[s:e + 1]:
-                n *= d
-            shape = self.shape[:s] + (n,) + self.shape[e + 1:]
-        return self.reshape(shape)
+        n = 1
+        for d in self.shape[s:e + 1]:
+            n *= d
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
 
     def permute(self, *dims):
         dims = _shape_arg(dims)

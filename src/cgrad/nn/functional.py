@@ -140,6 +140,10 @@ def l1_loss(input, target, reduction="mean"):
 
 def binary_cross_entropy(input, target, reduction="mean"):
     """-mean(t log p + (1 - t) log(1 - p)), on probabilities p (logs clamped at -100)"""
+    x = _float(input, "binary_cross_entropy").data
+    if x.size and not ((x >= 0) & (x <= 1) | np.isnan(x)).all():
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
+                         "(pass logits to binary_cross_entropy_with_logits instead)")
     return _elementwise(ops_nn.BCELoss, "binary_cross_entropy", input, target, reduction)
 
 
