@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: test demo build venv clean
+.PHONY: test demo build venv bench bench-quick sanitize clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,26 @@ test: build
 
 demo: build
 	$(PY) examples/seed000_skip_connection.py
+
+# The benchmark suite (bench/): one table of same-run ratios, raw figures in
+# bench/results/. OPENBLAS_* overrides set on some machines force an old
+# OpenBLAS kernel, so they are unset for the benchmark commands only.
+bench: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench
+
+bench-quick: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench --quick
+
+# The whole test suite against an AddressSanitizer + UBSan build of the
+# kernels, made in a scratch copy so the normal build is left alone.
+SAN_DIR ?= build/sanitize
+sanitize: build
+	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
+	cp -r setup.py pyproject.toml README.md csrc src tests $(SAN_DIR)/
+	cd $(SAN_DIR) && CGRAD_SANITIZE=1 $(abspath $(PY)) setup.py -q build_ext --inplace
+	cd $(SAN_DIR) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  PYTHONPATH=src $(abspath $(PY)) -m pytest -q -p no:cacheprovider tests --deselect tests/test_build.py
 
 clean:
 	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/*.so
