@@ -24,7 +24,8 @@ test: build
 	$(PY) -m pytest -q
 
 demo: build
-	$(PY) examples/seed000_skip_connection.py
+	$(PY) -m pip install -q --no-build-isolation -e ".[examples]"
+	$(PY) examples/train_digits.py
 
 # The benchmark suite (bench/): one table of same-run ratios, raw figures in
 # bench/results/. OPENBLAS_* overrides set on some machines force an old
@@ -40,10 +41,10 @@ bench-quick: build
 SAN_DIR ?= build/sanitize
 sanitize: build
 	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
-	cp -r setup.py pyproject.toml README.md csrc src tests $(SAN_DIR)/
+	cp -r setup.py pyproject.toml README.md csrc src tests examples docs $(SAN_DIR)/
 	cd $(SAN_DIR) && CGRAD_SANITIZE=1 $(abspath $(PY)) setup.py -q build_ext --inplace
 	cd $(SAN_DIR) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  PYTHONPATH=src $(abspath $(PY)) -m pytest -q -p no:cacheprovider tests --deselect tests/test_build.py
 
 clean:

@@ -53,18 +53,5 @@ static int bin_plan_make(bin_plan *p, int64_t ndim, const int64_t *shape,
     return CG_OK;
 }
 
-#define T float
-#define CG_SFX _f32
-#define CG_M(fn) fn##f
-#include "binary_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
-
-#define T double
-#define CG_SFX _f64
-#define CG_M(fn) fn
-#include "binary_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
+#define CG_IMPL "binary_impl.h"
+#include "instantiate.h"

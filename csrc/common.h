@@ -4,9 +4,9 @@
  *   T          the element type (float or double)
  *   CG_NAME(x) x with the type suffix pasted on (x_f32 / x_f64)
  *   CG_M(f)    the libm function for T (expf / exp)
- * The including .c file defines these, includes the impl header, undefines
- * them and repeats for the other type. Accumulators are double for both
- * types (ACC).
+ * The including .c file sets CG_IMPL to the impl header and includes
+ * instantiate.h, which defines these, includes CG_IMPL, undefines them and
+ * repeats for the other type. Accumulators are double for both types (ACC).
  */
 /* SPDX-License-Identifier: MIT */
 #ifndef CGRAD_COMMON_H

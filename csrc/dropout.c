@@ -5,14 +5,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "common.h"
 
-#define T float
-#define CG_SFX _f32
-#include "dropout_impl.h"
-#undef T
-#undef CG_SFX
-
-#define T double
-#define CG_SFX _f64
-#include "dropout_impl.h"
-#undef T
-#undef CG_SFX
+#define CG_IMPL "dropout_impl.h"
+#include "instantiate.h"

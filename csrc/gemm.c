@@ -25,34 +25,14 @@
 /* Multiply-adds above which one product uses all threads. */
 #define CG_PAR_GEMM (1 << 18)
 
-#define T float
-#define CG_SFX _f32
+/* The SIMD micro-kernels for T and their NR (ukernel.h); expanded inside
+ * gemm_impl.h, where T and CG_SFX are defined. */
 #ifdef CG_HAVE_X86_UKERNELS
-#define CG_UK_AVX2 cg_ukernel_avx2_f32
-#define CG_UK_AVX2_NR CG_AVX2_NR_F32
-#define CG_UK_AVX512 cg_ukernel_avx512_f32
-#define CG_UK_AVX512_NR CG_AVX512_NR_F32
+#define CG_UK_AVX2 CG_NAME(cg_ukernel_avx2)
+#define CG_UK_AVX2_NR (sizeof(T) == sizeof(float) ? CG_AVX2_NR_F32 : CG_AVX2_NR_F64)
+#define CG_UK_AVX512 CG_NAME(cg_ukernel_avx512)
+#define CG_UK_AVX512_NR (sizeof(T) == sizeof(float) ? CG_AVX512_NR_F32 : CG_AVX512_NR_F64)
 #endif
-#include "gemm_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_UK_AVX2
-#undef CG_UK_AVX2_NR
-#undef CG_UK_AVX512
-#undef CG_UK_AVX512_NR
 
-#define T double
-#define CG_SFX _f64
-#ifdef CG_HAVE_X86_UKERNELS
-#define CG_UK_AVX2 cg_ukernel_avx2_f64
-#define CG_UK_AVX2_NR CG_AVX2_NR_F64
-#define CG_UK_AVX512 cg_ukernel_avx512_f64
-#define CG_UK_AVX512_NR CG_AVX512_NR_F64
-#endif
-#include "gemm_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_UK_AVX2
-#undef CG_UK_AVX2_NR
-#undef CG_UK_AVX512
-#undef CG_UK_AVX512_NR
+#define CG_IMPL "gemm_impl.h"
+#include "instantiate.h"

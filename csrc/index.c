@@ -6,14 +6,5 @@
 
 #define CG_INDEX_COLS 512 /* columns per parallel task */
 
-#define T float
-#define CG_SFX _f32
-#include "index_impl.h"
-#undef T
-#undef CG_SFX
-
-#define T double
-#define CG_SFX _f64
-#include "index_impl.h"
-#undef T
-#undef CG_SFX
+#define CG_IMPL "index_impl.h"
+#include "instantiate.h"

@@ -8,6 +8,8 @@
  */
 /* SPDX-License-Identifier: MIT */
 
+#include "act_impl.h" /* relu, gelu: the same functions as unary_impl.h */
+
 /* One row of the epilogue: v = y + b (stored in z if asked), y = act(v). */
 static void CG_NAME(lin_row)(T *restrict y, T *restrict z, const T *restrict b, int64_t n, int act)
 {
@@ -17,20 +19,13 @@ static void CG_NAME(lin_row)(T *restrict y, T *restrict z, const T *restrict b, 
         for (int64_t j = 0; j < n; j++) z[j] = y[j];
     switch (act) {
     case CG_ACT_RELU: /* NaN propagates, as relu_forward */
-        for (int64_t j = 0; j < n; j++) y[j] = y[j] < 0 ? (T)0 : y[j];
+        for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(relu_fwd)(y[j]);
         break;
     case CG_ACT_GELU:
-        for (int64_t j = 0; j < n; j++) {
-            const T v = y[j];
-            y[j] = (T)0.5 * v * ((T)1 + CG_M(erf)(v * (T)CG_SQRT1_2));
-        }
+        for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_erf_fwd)(y[j]);
         break;
     case CG_ACT_GELU_TANH:
-        for (int64_t j = 0; j < n; j++) {
-            const T v = y[j];
-            const T u = (T)CG_SQRT2_PI * (v + (T)CG_GELU_C * v * v * v);
-            y[j] = (T)0.5 * v * ((T)1 + CG_M(tanh)(u));
-        }
+        for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_tanh_fwd)(y[j]);
         break;
     default:
         break;
@@ -69,26 +64,11 @@ static void CG_NAME(lin_dact)(T *restrict dz, const T *restrict dy, const T *res
                               const T *restrict y, int64_t n, int act)
 {
     if (act == CG_ACT_RELU) {
-        CG_PARALLEL_FOR(n, i, n, dz[i] = y[i] > 0 ? dy[i] : (T)0; );
+        CG_PARALLEL_FOR(n, i, n, dz[i] = CG_NAME(relu_bwd)(dy[i], y[i]); );
     } else if (act == CG_ACT_GELU) {
-        CG_PARALLEL_FOR(16 * n, i, n,
-            const T v = z[i];
-            const T cdf = (T)0.5 * ((T)1 + CG_M(erf)(v * (T)CG_SQRT1_2));
-            const T pdf = (T)CG_INV_SQRT2PI * CG_M(exp)((T)-0.5 * v * v);
-            dz[i] = dy[i] * (cdf + v * pdf);
-        );
+        CG_PARALLEL_FOR(16 * n, i, n, dz[i] = dy[i] * CG_NAME(gelu_erf_grad)(z[i]); );
     } else {
-        CG_PARALLEL_FOR(16 * n, i, n,
-            const T v = z[i];
-            const T u = (T)CG_SQRT2_PI * (v + (T)CG_GELU_C * v * v * v);
-            const T e = CG_M(exp)((T)-2 * CG_M(fabs)(u));       /* in (0, 1] */
-            const T r = (T)1 / ((T)1 + e);
-            const T s = u >= 0 ? r : e * r;                     /* sigmoid(2u)  */
-            const T sc = u >= 0 ? e * r : r;                    /* sigmoid(-2u) */
-            const T term1 = s;
-            const T term2 = (T)2 * v * s * sc * (T)CG_SQRT2_PI * ((T)1 + (T)(3 * CG_GELU_C) * v * v);
-            dz[i] = dy[i] * (term1 + term2);
-        );
+        CG_PARALLEL_FOR(16 * n, i, n, dz[i] = dy[i] * CG_NAME(gelu_tanh_grad)(z[i]); );
     }
 }
 

@@ -28,18 +28,5 @@ static int check_targets(const int64_t *target, int64_t N, int64_t C, int64_t ig
     return CG_OK;
 }
 
-#define T float
-#define CG_SFX _f32
-#define CG_M(fn) fn##f
-#include "loss_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
-
-#define T double
-#define CG_SFX _f64
-#define CG_M(fn) fn
-#include "loss_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
+#define CG_IMPL "loss_impl.h"
+#include "instantiate.h"

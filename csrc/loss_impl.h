@@ -7,6 +7,8 @@
  */
 /* SPDX-License-Identifier: MIT */
 
+#include "act_impl.h" /* sigmoid1 (bce_logits) */
+
 /* ---- cross-entropy on logits --------------------------------------------- */
 
 /* One row: p = softmax(x) and return L = log(sum exp(x - m)); *m = max. */
@@ -128,14 +130,6 @@ int CG_NAME(cg_nll_backward)(T *dx, const T *dloss, const int64_t *target,
 
 /* ---- elementwise losses with a fused reduction -------------------------------- */
 
-/* Stable logistic (as unary_impl.h): never evaluates exp of a positive number. */
-static inline T CG_NAME(loss_sigmoid)(T x)
-{
-    if (x >= 0) return (T)1 / ((T)1 + CG_M(exp)(-x));
-    const T e = CG_M(exp)(x);
-    return e / ((T)1 + e);
-}
-
 /* max(log v, -100) keeping NaN (torch clamps each log of bce at -100). */
 static inline T CG_NAME(log_clamped)(T v)
 {
@@ -226,7 +220,7 @@ CG_LOSS_PAIR(bce, CG_NAME(bce_l)(X, Y), CG_NAME(bce_gx)(X, Y, DL), CG_NAME(bce_g
 /* bce_logits: l = max(x, 0) - x t + log1p(exp(-|x|))   (stable for any x)
  *   dx += dl (sigmoid(x) - t);   dt += dl (-x) */
 CG_LOSS_PAIR(bce_logits, (X > 0 ? X : (T)0) - X * Y + CG_M(log1p)(CG_M(exp)(-CG_M(fabs)(X))),
-             DL * (CG_NAME(loss_sigmoid)(X) - Y), DL * (-X))
+             DL * (CG_NAME(sigmoid1)(X) - Y), DL * (-X))
 
 #undef CG_LOSS_PAIR
 #undef X

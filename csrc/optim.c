@@ -7,18 +7,5 @@
 #include <math.h>
 #include "common.h"
 
-#define T float
-#define CG_SFX _f32
-#define CG_M(fn) fn##f
-#include "optim_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
-
-#define T double
-#define CG_SFX _f64
-#define CG_M(fn) fn
-#include "optim_impl.h"
-#undef T
-#undef CG_SFX
-#undef CG_M
+#define CG_IMPL "optim_impl.h"
+#include "instantiate.h"

@@ -98,14 +98,5 @@ static inline int64_t flat_offset(int64_t f, int n, const int64_t *shape, const 
 
 enum { CG_OP_SUM, CG_OP_MEAN, CG_OP_MAX };
 
-#define T float
-#define CG_SFX _f32
-#include "reduce_impl.h"
-#undef T
-#undef CG_SFX
-
-#define T double
-#define CG_SFX _f64
-#include "reduce_impl.h"
-#undef T
-#undef CG_SFX
+#define CG_IMPL "reduce_impl.h"
+#include "instantiate.h"

@@ -7,13 +7,7 @@
  */
 /* SPDX-License-Identifier: MIT */
 
-/* Stable logistic: never evaluates exp of a positive number. */
-static inline T CG_NAME(sigmoid1)(T x)
-{
-    if (x >= 0) return (T)1 / ((T)1 + CG_M(exp)(-x));
-    const T e = CG_M(exp)(x);
-    return e / ((T)1 + e);
-}
+#include "act_impl.h" /* sigmoid1, relu, gelu: the per-element math */
 
 /* log(1 + exp(z)) without overflow: z + log1p(exp(-z)) for z > 0. */
 static inline T CG_NAME(log1pexp)(T z)
@@ -66,7 +60,7 @@ CG_UNARY_PAIR(tanh, CG_M(tanh)(X), G * ((T)1 - Y * Y))
 CG_UNARY_PAIR(sigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))
 
 /* relu: y = max(x, 0), NaN propagates;  dx += dy where y > 0 (relu'(0) = 0) */
-CG_UNARY_PAIR(relu, X < 0 ? (T)0 : X, Y > 0 ? G : (T)0)
+CG_UNARY_PAIR(relu, CG_NAME(relu_fwd)(X), CG_NAME(relu_bwd)(G, Y))
 
 #undef CG_UNARY_PAIR
 
@@ -103,27 +97,16 @@ void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T
     );
 }
 
-/* gelu, exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
- *               dx += dy * (Phi(x) + x phi(x)),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
- * gelu, tanh:   u = sqrt(2/pi) (x + 0.044715 x^3);  y = 0.5 x (1 + tanh u)
- *               dx += dy * (0.5 (1 + tanh u)                                   // term 1
- *                           + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2))  // term 2
- * Backward evaluates the same expression through s = sigmoid(2u), using
- * 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s): no cancellation in
- * 1 + tanh u or 1 - tanh^2 u when |u| is large, so float32 keeps its digits. */
-#define CG_SQRT1_2 0.70710678118654752440
-#define CG_SQRT2_PI 0.79788456080286535588   /* sqrt(2/pi) */
-#define CG_INV_SQRT2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
-#define CG_GELU_C 0.044715
+/* gelu, exact:  y = x Phi(x);  dx += dy * (Phi(x) + x phi(x))
+ * gelu, tanh:   y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ *               dx += dy * (term 1 + term 2), computed through sigmoid(2u)
+ * The formulas, the derivation and the constants are in act_impl.h. */
 void CG_NAME(cg_gelu_forward)(T *restrict y, const T *restrict xp, int64_t n, int approximate_tanh)
 {
     if (approximate_tanh) {
-        CG_PARALLEL_FOR(n, i, n,
-            const T u = (T)CG_SQRT2_PI * (X + (T)CG_GELU_C * X * X * X);
-            y[i] = (T)0.5 * X * ((T)1 + CG_M(tanh)(u));
-        );
+        CG_PARALLEL_FOR(n, i, n, y[i] = CG_NAME(gelu_tanh_fwd)(X); );
     } else {
-        CG_PARALLEL_FOR(n, i, n, y[i] = (T)0.5 * X * ((T)1 + CG_M(erf)(X * (T)CG_SQRT1_2)); );
+        CG_PARALLEL_FOR(n, i, n, y[i] = CG_NAME(gelu_erf_fwd)(X); );
     }
 }
 void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
@@ -131,24 +114,9 @@ void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *re
 {
     (void)yp;
     if (approximate_tanh) {
-        CG_PARALLEL_FOR(n, i, n,
-            const T x = X;
-            const T u = (T)CG_SQRT2_PI * (x + (T)CG_GELU_C * x * x * x);
-            const T e = CG_M(exp)((T)-2 * CG_M(fabs)(u));       /* in (0, 1] */
-            const T r = (T)1 / ((T)1 + e);
-            const T s = u >= 0 ? r : e * r;                     /* sigmoid(2u)  */
-            const T sc = u >= 0 ? e * r : r;                    /* sigmoid(-2u) */
-            const T term1 = s;
-            const T term2 = (T)2 * x * s * sc * (T)CG_SQRT2_PI * ((T)1 + (T)(3 * CG_GELU_C) * x * x);
-            dx[i] += G * (term1 + term2);
-        );
+        CG_PARALLEL_FOR(n, i, n, dx[i] += G * CG_NAME(gelu_tanh_grad)(X); );
     } else {
-        CG_PARALLEL_FOR(n, i, n,
-            const T x = X;
-            const T cdf = (T)0.5 * ((T)1 + CG_M(erf)(x * (T)CG_SQRT1_2));
-            const T pdf = (T)CG_INV_SQRT2PI * CG_M(exp)((T)-0.5 * x * x);
-            dx[i] += G * (cdf + x * pdf);
-        );
+        CG_PARALLEL_FOR(n, i, n, dx[i] += G * CG_NAME(gelu_erf_grad)(X); );
     }
 }
 
