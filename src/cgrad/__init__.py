@@ -26,6 +26,9 @@ from .functional_core import (exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import nn, optim
+from . import viz
+from .explain import explain, Trace
+from .inspect_tools import check_grads, grad_health
 
 float32 = np.float32
 float64 = np.float64

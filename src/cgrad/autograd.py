@@ -188,9 +188,18 @@ def _prepare_grad(g, t):
     return g
 
 
-def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False):
+def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False,
+                 observer=None):
     """The engine. Accumulates into leaves' .grad, or, when `inputs` is given
-    (cg.grad), returns their gradients and leaves .grad untouched."""
+    (cg.grad), returns their gradients and leaves .grad untouched.
+
+    `observer` (optional, used by cg.explain) is told what happens, in order:
+    `observer.contribution(t, g)` for every gradient sent to a tensor (two or
+    more for one tensor = a fan-out sum); `observer.node(node, upstream, raw,
+    sent)` per tape entry, before it is freed: the upstream gradient(s), what
+    the op's backward returned, and what was sent to each input after the
+    broadcast reduction and cast; `observer.leaf(t, g)` for each leaf's total.
+    When it is None nothing extra runs."""
     heap = []
     pending = {}     # node -> [ _Slot | None ] per output
     leaves = {}      # id(tensor) -> (tensor, _Slot)
@@ -227,12 +236,18 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         else:
             slot.add(g)
 
+    if observer is not None:
+        _send = send
+
+        def send(t, g):
+            observer.contribution(t, g)
+            _send(t, g)
+
     for t, g in zip(roots, root_grads):
         if not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         send(t, g)
 
-    ran = []
     try:
         while heap:
             _, _, node = heapq.heappop(heap)
@@ -250,15 +265,26 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             node.check_versions()
             gouts = [s.g if s is not None else None for s in slots]
             grads = node.op.backward(node, *gouts)
-            ran.append(node)
-            for t, need, g in zip(node.inputs, node.needs_input_grad, grads):
-                if g is None or not need or t is None:
-                    continue
-                send(t, _prepare_grad(g, t))
+            if observer is None:
+                for t, need, g in zip(node.inputs, node.needs_input_grad, grads):
+                    if g is None or not need or t is None:
+                        continue
+                    send(t, _prepare_grad(g, t))
+            else:
+                sent = [None if g is None or not need or t is None else _prepare_grad(g, t)
+                        for t, need, g in zip(node.inputs, node.needs_input_grad, grads)]
+                observer.node(node, gouts, grads, sent)
+                for t, g in zip(node.inputs, sent):
+                    if g is not None:
+                        send(t, g)
             if not retain_graph:
                 node.free()
     finally:
         pending.clear()
+
+    if observer is not None:
+        for t, slot in leaves.values():
+            observer.leaf(t, slot.g)
 
     if capture is not None:
         for key, (t, slot) in leaves.items():
