@@ -55,6 +55,11 @@ static inline T CG_NAME(gelu_tanh_fwd)(T x)
 }
 static inline T CG_NAME(gelu_tanh_grad)(T x)
 {
+    /* For finite |x| > 30, tanh u is exactly +-1 in both types, so the
+     * derivative is exactly 1 or 0: return it before x^3 can overflow and
+     * 0 * inf give NaN. (x = +-inf still gives NaN, as torch.) */
+    if (isfinite(x) && x > (T)30) return (T)1;
+    if (isfinite(x) && x < (T)-30) return (T)0;
     const T u = (T)CG_SQRT2_PI * (x + (T)CG_GELU_C * x * x * x);
     const T e = CG_M(exp)((T)-2 * CG_M(fabs)(u));       /* in (0, 1] */
     const T r = (T)1 / ((T)1 + e);

@@ -138,10 +138,11 @@ CG_BIN_FORWARD(div, av / bv)
 CG_BIN_BACKWARD(div, G / bv, -(G * OUT / bv))
 
 /* pow: out = a^b
- *   da += dout * b * a^(b-1), and 0 where b == 0 (torch: no 0 * inf at a == 0)
+ *   da += dout * (b * a^(b-1)), and 0 where b == 0 (torch: no 0 * inf at a == 0);
+ *   b * a^(b-1) first, as torch, so a huge b with a^(b-1) == 0 gives 0, not inf * 0
  *   db += dout * out * ln a, and 0 where a == 0 and b >= 0 (torch) */
 CG_BIN_FORWARD(pow, CG_M(pow)(av, bv))
-CG_BIN_BACKWARD(pow, bv == 0 ? (T)0 : G * bv * CG_M(pow)(av, bv - (T)1),
+CG_BIN_BACKWARD(pow, bv == 0 ? (T)0 : G * (bv * CG_M(pow)(av, bv - (T)1)),
                 (av == 0 && bv >= 0) ? (T)0 : G * OUT * CG_M(log)(av))
 
 #undef G

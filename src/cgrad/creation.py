@@ -29,11 +29,21 @@ def _float_dtype(dtype, who):
 
 
 def _dims(shape, who):
-    dims = _shape_arg(shape)
+    dims = _shape_arg(shape, who)
     for d in dims:
         if d < 0:
             raise ValueError(f"{who}: negative dimension {d} in shape {dims}")
     return dims
+
+
+def _alloc(who, make, shape, *args, **kw):
+    """Allocate through NumPy; a size NumPy cannot hold raises an error naming the op."""
+    try:
+        return make(shape, *args, **kw)
+    except MemoryError:
+        raise RuntimeError(f"{who}: cannot allocate memory for a tensor of shape {shape}") from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{who}: {e} (shape {shape})") from None
 
 
 def tensor(data, dtype=None, requires_grad=False):
@@ -51,20 +61,20 @@ def from_numpy(a):
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
-    return _new(np.zeros(_dims(shape, "zeros"), dtype=_float_dtype(dtype, "zeros")), requires_grad)
+    return _new(_alloc("zeros", np.zeros, _dims(shape, "zeros"), dtype=_float_dtype(dtype, "zeros")), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False):
-    return _new(np.ones(_dims(shape, "ones"), dtype=_float_dtype(dtype, "ones")), requires_grad)
+    return _new(_alloc("ones", np.ones, _dims(shape, "ones"), dtype=_float_dtype(dtype, "ones")), requires_grad)
 
 
 def empty(*shape, dtype=None, requires_grad=False):
-    return _new(np.empty(_dims(shape, "empty"), dtype=_float_dtype(dtype, "empty")), requires_grad)
+    return _new(_alloc("empty", np.empty, _dims(shape, "empty"), dtype=_float_dtype(dtype, "empty")), requires_grad)
 
 
 def full(shape, value, dtype=None, requires_grad=False):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return _new(np.full(_dims(shape, "full"), value, dtype=_float_dtype(dtype, "full")), requires_grad)
+    return _new(_alloc("full", np.full, _dims(shape, "full"), value, dtype=_float_dtype(dtype, "full")), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
@@ -82,13 +92,13 @@ def full_like(t, value, dtype=None, requires_grad=False):
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
-    return _new(_rng.standard_normal(_dims(shape, "randn"), dtype=dt), requires_grad)
+    return _new(_alloc("randn", _rng.standard_normal, _dims(shape, "randn"), dtype=dt), requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad=False):
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
-    return _new(_rng.random(_dims(shape, "rand"), dtype=dt), requires_grad)
+    return _new(_alloc("rand", _rng.random, _dims(shape, "rand"), dtype=dt), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None):

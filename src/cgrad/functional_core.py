@@ -57,6 +57,10 @@ def isnan(t):
 
 
 def _join(op, tensors, dim, who):
+    if isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{who}: expected a sequence of tensors, got {type(tensors).__name__}")
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{who}: dim must be an int, got {dim!r}")
     ts = [_t(x, who) for x in tensors]
     if not ts:
         raise ValueError(f"{who}: expected a non-empty sequence of tensors")

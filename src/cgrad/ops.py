@@ -227,7 +227,12 @@ def norm_axes(op, dim, ndim):
     """dim (None, int or tuple) -> sorted tuple of non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if isinstance(dim, (int, np.integer)):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     if len(dims) == 0:
         return tuple(range(ndim))
     rank = max(ndim, 1)
@@ -384,7 +389,8 @@ class MatMul(Op):
     def backward(ctx, g):
         sa, ta, sb, tb = ctx.sa, ctx.ta, ctx.sb, ctx.tb
         m, k, n, batch = ctx.m, ctx.k, ctx.n, ctx.batch
-        g3 = _c(g).reshape(-1, m, n)
+        # explicit batch size: with m * n == 0 a -1 could not be inferred
+        g3 = _c(g).reshape(int(np.prod(batch, dtype=np.int64)), m, n)
         da = db = None
         if ctx.needs_input_grad[0]:
             da = np.zeros((sa.shape[0], m, k), dtype=g3.dtype)

@@ -27,10 +27,11 @@ class Linear(Op):
     @staticmethod
     def forward(ctx, x, w, b=None, act=0):
         lead = x.shape[:-1]
-        x2 = _c(x).reshape(-1, x.shape[-1])
+        # explicit row count: with in_features == 0 a -1 could not be inferred
+        x2 = _c(x).reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), x.shape[-1])
         y = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
         z = np.empty_like(y) if act >= 2 else None       # gelu's backward reads z
-        _bk.K.linear_forward(y, z, x2, _c(w), b, act)
+        _bk.K.linear_forward(y, z, x2, _c(w), None if b is None else _c(b), act)
         ctx.x2, ctx.w, ctx.has_b, ctx.z, ctx.y, ctx.act = x2, _c(w), b is not None, z, y, act
         ctx.lead = lead
         return y.reshape(lead + (w.shape[0],))

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -100,16 +101,43 @@ def save(obj, path):
         raise
 
 
+def _declared_entries(fp):
+    """Total entry count from the zip's end-of-central-directory record, or None."""
+    try:
+        fp.seek(0)
+        end = zipfile._EndRecData(fp)         # private but long-stable
+        return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
 def load(path):
     """Read what save() wrote. Never unpickles; a damaged file raises ValueError."""
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            # numpy reads exactly the bytes an array needs and may stop before
+            # the member's end, where zipfile checks the CRC: check every CRC first
+            bad = z.zip.testzip()
+            if bad is not None:
+                raise ValueError(f"member {bad!r} fails its CRC check")
+            # a damaged central directory can hide members without any error:
+            # compare with the entry count the end record declares
+            declared = _declared_entries(z.zip.fp)
+            if declared is not None and declared != len(z.zip.infolist()):
+                raise ValueError(f"the archive declares {declared} members but "
+                                 f"{len(z.zip.infolist())} were found")
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as e:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, NotImplementedError,
+            RuntimeError, UnicodeDecodeError, zlib.error) as e:
         raise ValueError(f"load: {path} is not a readable cgrad .npz file ({e})") from None
+    for k, a in arrays.items():
+        if not isinstance(a, np.ndarray):       # a member that is not an .npy file
+            raise ValueError(f"load: {path} holds a member {k!r} that is not an array")
     if _META not in arrays:
         return arrays
     meta = arrays.pop(_META)

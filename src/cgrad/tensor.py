@@ -333,7 +333,7 @@ class Tensor:
 
     # comparisons carry no grad and give bool tensors, as in torch
     def _cmp(self, o, fn):
-        other = o.data if isinstance(o, Tensor) else o
+        other = o.data if isinstance(o, Tensor) else _operand(o, self.data.dtype, "compare")[0].data
         try:
             return Tensor._make(np.asarray(fn(self.data, other)))
         except ValueError:
@@ -392,10 +392,11 @@ class Tensor:
         return self._unary(ops.Relu)
 
     def leaky_relu(self, negative_slope=0.01):
-        return self._unary(ops.LeakyRelu, float(negative_slope))
+        return self._unary(ops.LeakyRelu, _fparam("leaky_relu", "negative_slope", negative_slope))
 
     def softplus(self, beta=1.0, threshold=20.0):
-        return self._unary(ops.Softplus, float(beta), float(threshold))
+        return self._unary(ops.Softplus, _fparam("softplus", "beta", beta),
+                           _fparam("softplus", "threshold", threshold))
 
     def gelu(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -405,8 +406,8 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        lo = -np.inf if min is None else float(min)
-        hi = np.inf if max is None else float(max)
+        lo = -np.inf if min is None else _fparam("clamp", "min", min)
+        hi = np.inf if max is None else _fparam("clamp", "max", max)
         return self._unary(ops.Clamp, lo, hi)
 
     clip = clamp
@@ -429,7 +430,7 @@ class Tensor:
     def sum(self, dim=None, keepdim=False, axis=None):
         if self.data.dtype.kind in "bi" and not self._rg:
             d = dim if axis is None else axis
-            d = tuple(d) if isinstance(d, list) else d
+            d = None if d is None else ops.norm_axes("sum", d, self.ndim)
             return Tensor._make(np.asarray(self.data.sum(axis=d, keepdims=keepdim, dtype=np.int64)))
         return self._reduce(ops.Sum, dim, keepdim, axis)
 
@@ -464,6 +465,8 @@ class Tensor:
             dim = axis
         if self.data.size == 0:
             raise ValueError(f"{who}: cannot take the {who} of an empty tensor")
+        if dim is not None and not isinstance(dim, (int, np.integer)):
+            _bad_dim(who, dim)
         if dim is None:
             r = np.asarray(fn(self.data), dtype=np.int64)
             return Tensor._make(r.reshape((1,) * self.ndim) if keepdim else r)
@@ -479,6 +482,9 @@ class Tensor:
     def _softmax(self, op, dim):
         x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
         if x.ndim == 0:
+            if not isinstance(dim, (int, np.integer)):
+                _bad_dim(op.name, dim)
+            ops.norm_axes(op.name, dim, 1)          # a 0-d tensor takes dim -1 or 0, as torch
             x = x.reshape(1)
             return apply(op, x, axis=0).reshape(())
         (axis,) = ops.norm_axes(op.name, dim, x.ndim) if isinstance(dim, (int, np.integer)) \
@@ -487,17 +493,19 @@ class Tensor:
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
-        return _reshape(self, _shape_arg(shape), "reshape")
+        return _reshape(self, _shape_arg(shape, "reshape"), "reshape")
 
     def view(self, *shape):
-        return _reshape(self, _shape_arg(shape), "view")
+        return _reshape(self, _shape_arg(shape, "view"), "view")
 
     def flatten(self, start_dim=0, end_dim=-1):
+        for d in (start_dim, end_dim):
+            if not isinstance(d, (int, np.integer)):
+                _bad_dim("flatten", d)
+            if not -max(self.ndim, 1) <= d < max(self.ndim, 1):
+                raise IndexError(f"flatten: dim {d} is out of range for shape {self.shape}")
         if self.ndim == 0:
             return self.reshape(1)
-        for d in (start_dim, end_dim):
-            if not -self.ndim <= d < self.ndim:
-                raise IndexError(f"flatten: dim {d} is out of range for shape {self.shape}")
         s, e = start_dim % self.ndim, end_dim % self.ndim
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
@@ -507,7 +515,7 @@ class Tensor:
         return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
 
     def permute(self, *dims):
-        dims = _shape_arg(dims)
+        dims = _shape_arg(dims, "permute")
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} "
                              f"dimensions of shape {self.shape}")
@@ -516,11 +524,13 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         n = self.ndim
+        for d in (dim0, dim1):
+            if not isinstance(d, (int, np.integer)):
+                _bad_dim("transpose", d)
+            if not -max(n, 1) <= d < max(n, 1):          # a 0-d tensor takes -1 and 0, as torch
+                raise IndexError(f"transpose: dim {d} is out of range for shape {self.shape}")
         if n == 0:
             return self
-        for d in (dim0, dim1):
-            if not -n <= d < n:
-                raise IndexError(f"transpose: dim {d} is out of range for shape {self.shape}")
         perm = list(range(n))
         perm[dim0 % n], perm[dim1 % n] = perm[dim1 % n], perm[dim0 % n]
         return apply(ops.Permute, self, perm=tuple(perm))
@@ -535,6 +545,8 @@ class Tensor:
         if dim is None:
             raise TypeError("unsqueeze: missing the dim argument")
         n = self.ndim + 1
+        if not isinstance(dim, (int, np.integer)):
+            _bad_dim("unsqueeze", dim)
         if not -n <= dim < n:
             raise IndexError(f"unsqueeze: dim {dim} is out of range for shape {self.shape}")
         d = dim % n
@@ -552,7 +564,7 @@ class Tensor:
         return _reshape(self, shape, "squeeze")
 
     def expand(self, *sizes):
-        sizes = _shape_arg(sizes)
+        sizes = _shape_arg(sizes, "expand")
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}")
@@ -653,7 +665,7 @@ class Tensor:
         return self.div_(o)
 
     def fill_(self, value):
-        value = float(value) if self.data.dtype.kind == "f" else value
+        value = _fparam("fill_", "value", value) if self.data.dtype.kind == "f" else value
         if _mode.enabled and self._rg:
             self._check_inplace("fill_")
             return self._take(apply(ops.Fill, self._snapshot(), value=value))
@@ -682,11 +694,28 @@ class Tensor:
 
 
 # ---------------------------------------------------------------- helpers
+def _fparam(who, name, value):
+    """A float parameter (slope, bound, fill value...), or a TypeError naming the op."""
+    if isinstance(value, Tensor) and value.data.size == 1:
+        value = value.data.reshape(()).item()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"{who}: {name} must be a real number, got an array of {value.dtype}")
+        if value.size == 1:
+            value = value.reshape(())
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, np.ndarray)):
+        raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{who}: {name} must be a real number ({e})") from None
+
+
 def _bad_dim(op, dim):
     raise TypeError(f"{op}: dim must be an int, got {dim!r}")
 
 
-def _shape_arg(shape):
+def _shape_arg(shape, who="shape"):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     out = []
@@ -694,7 +723,7 @@ def _shape_arg(shape):
         if isinstance(s, Tensor):
             s = int(s)
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"shape entries must be ints, got {s!r}")
+            raise TypeError(f"{who}: shape entries must be ints, got {s!r}")
         out.append(int(s))
     return tuple(out)
 
@@ -748,13 +777,13 @@ def _py_scalar(x):
     return isinstance(x, numbers.Number) and not isinstance(x, (np.ndarray, Tensor))
 
 
-def _operand(x, like_dtype):
+def _operand(x, like_dtype, who="operand"):
     """Python scalar -> 0-d tensor of the partner's dtype; ndarray -> tensor."""
     if isinstance(x, Tensor):
         return x, False
     if _py_scalar(x):
         if isinstance(x, complex):
-            raise TypeError("complex scalars are not supported")
+            raise TypeError(f"{who}: complex scalars are not supported")
         if like_dtype.kind == "f":
             dt = like_dtype
         elif isinstance(x, (float, np.floating)):
@@ -763,8 +792,8 @@ def _operand(x, like_dtype):
             dt = like_dtype
         return Tensor._make(np.array(x, dtype=dt)), True
     if isinstance(x, (str, bytes)):
-        raise TypeError(f"unsupported operand type {type(x).__name__}")
-    return Tensor._make(to_array(x, None, "operand", copy=False)), False
+        raise TypeError(f"{who}: unsupported operand type {type(x).__name__}")
+    return Tensor._make(to_array(x, None, who, copy=False)), False
 
 
 def _result_dtype(a, b, a_scalar, b_scalar):
@@ -789,10 +818,10 @@ _INT_FN = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.powe
 
 def binary(op, a, b, dtype=None):
     if isinstance(a, Tensor):
-        b, bs = _operand(b, a.data.dtype)
+        b, bs = _operand(b, a.data.dtype, op.name)
         as_ = False
     else:
-        a, as_ = _operand(a, b.data.dtype)
+        a, as_ = _operand(a, b.data.dtype, op.name)
         bs = False
     dt = dtype or _result_dtype(a, b, as_, bs)
     if dt is None:                       # integer/bool with integer/bool: no grad, NumPy

@@ -4,6 +4,8 @@ Names, argument order and defaults follow torch.nn.functional. Losses take
 reduction="mean" | "sum" | "none".
 """
 
+import numbers
+
 import numpy as np
 
 from .. import ops_nn
@@ -90,6 +92,8 @@ def linear(input, weight, bias=None, activation=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     x = _float(input, "dropout")
+    if isinstance(p, (str, bytes)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"dropout: p must be a real number, got {type(p).__name__}")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -155,9 +159,13 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
 def _class_target(who, x, target, ignore_index):
     """(N, C) logits with (N,) int64 targets; a 1-D input is one sample."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"{who}: ignore_index must be an int, got {ignore_index!r}")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{who}: class targets must be integers, got {t.dtype}")
+    if t.ndim > 1:
+        raise ValueError(f"{who}: class targets must be 1-D (one class per row), got shape {t.shape}")
     t = np.ascontiguousarray(t, dtype=np.int64).reshape(-1) if t.ndim else t.astype(np.int64).reshape(1)
     if t.shape[0] != x.shape[0]:
         raise ValueError(f"{who}: input has {x.shape[0]} rows but target has {t.shape[0]} entries "

@@ -2,6 +2,8 @@
 following ReLU or GELU into one kernel pass and one tape entry)."""
 
 import math
+
+import numpy as np
 from collections import OrderedDict
 
 from . import functional as F
@@ -16,6 +18,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(empty(self.out_features, self.in_features, dtype=dtype))
         self.bias = Parameter(empty(self.out_features, dtype=dtype)) if bias else None
