@@ -333,6 +333,13 @@ int cg_adam_step_f64(double *p, const double *g, double *m, double *v, int64_t n
                      double beta1, double beta2, double eps, double weight_decay, int64_t step,
                      int decoupled);
 
+/* ---- measured FMA peak (peak.c), for the benchmark suite -----------------
+ * GFLOP/s of n_threads threads each running register-resident FMA chains for
+ * `seconds` of wall time on the ISA cpu.c selected (an FMA = 2 flops per
+ * lane); the sum of the threads' rates. Without OpenMP one thread runs. */
+double cg_peak_gflops_f32(int n_threads, double seconds);
+double cg_peak_gflops_f64(int n_threads, double seconds);
+
 #ifdef __cplusplus
 }
 #endif

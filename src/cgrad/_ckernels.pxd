@@ -195,3 +195,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_sgd_step_f64(double *p, const double *g, double *buf, int64_t n, double lr, double momentum, double dampening, double weight_decay, int nesterov, int first) noexcept nogil
     int cg_adam_step_f32(float *p, const float *g, float *m, float *v, int64_t n, double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step, int decoupled) noexcept nogil
     int cg_adam_step_f64(double *p, const double *g, double *m, double *v, int64_t n, double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step, int decoupled) noexcept nogil
+
+    # ---- measured FMA peak (peak.c), for the benchmark suite ---------
+    double cg_peak_gflops_f32(int n_threads, double seconds) noexcept nogil
+    double cg_peak_gflops_f64(int n_threads, double seconds) noexcept nogil
