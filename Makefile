@@ -20,8 +20,11 @@ venv: $(VENV)/.created
 build: $(VENV)/.created
 	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
 
+# The tests, then the benchmark files run once each as plain tests (nothing
+# is timed) so the suite keeps working.
 test: build
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q bench --benchmark-disable -p no:cacheprovider
 
 demo: build
 	$(PY) -m pip install -q --no-build-isolation -e ".[examples]"
