@@ -122,8 +122,10 @@ class Node:
         return tuple(None if t is None else t.grad_fn for t in (self.inputs or ()))
 
     def check_versions(self):
-        for cell, version, what in self._saved:
+        for cell, version, which in self._saved:
             if cell[0] != version:
+                what = (which if isinstance(which, str) else
+                        "its output" if which < 0 else f"input {which}")
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been "
                     f"modified by an inplace operation: {what} saved by '{self.name}' "

@@ -34,23 +34,29 @@ class _NullCtx:
 _NULL = _NullCtx()
 
 
+_make = None       # Tensor._make, set by tensor.py (which imports this module)
+
+
 def apply(op, *inputs, **params):
     """Run `op` on Tensors; record a tape entry if any input requires grad."""
-    from .tensor import Tensor
-
-    record = _mode.enabled and any(t.requires_grad for t in inputs)
-    ctx = Node(op, inputs, tuple(t.requires_grad for t in inputs)) if record else _NULL
+    record = False
+    if _mode.enabled:
+        for t in inputs:
+            if t._rg:
+                record = True
+                break
+    ctx = Node(op, inputs, tuple([t._rg for t in inputs])) if record else _NULL
     out = op.forward(ctx, *[t.data for t in inputs], **params)
-    res = Tensor._make(out)
+    res = _make(out)
     if op.view and np.may_share_memory(out, inputs[0].data):
         res._vc = inputs[0]._vc            # views share the version counter
     if record:
-        res.requires_grad = True
+        res._rg = True
         res.grad_fn = ctx
-        saved = [(inputs[i]._vc, inputs[i]._vc[0], f"input {i}") for i in op.saves]
+        saved = [(inputs[i]._vc, inputs[i]._vc[0], i) for i in op.saves]
         if op.saves_output:
-            saved.append((res._vc, res._vc[0], "its output"))
-        ctx._saved = tuple(saved)
+            saved.append((res._vc, res._vc[0], -1))
+        ctx._saved = saved
     return res
 
 
@@ -338,7 +344,7 @@ def _as_matrices(x, batch, batch_size):
     C-contiguous or a transposed C-contiguous array (then stored = x^T)."""
     r, c = x.shape[-2:]
     xb = x.shape[:-2]
-    if xb != batch and int(np.prod(xb, dtype=np.int64)) != 1:
+    if xb != batch and not all(d == 1 for d in xb):
         # a batch broadcast along some dims only: materialize that operand
         x = np.broadcast_to(x, batch + (r, c))
         return _c(x).reshape(batch_size, r, c), False
@@ -374,14 +380,17 @@ class MatMul(Op):
         k2, n = b.shape[-2:]
         if k != k2:
             raise ValueError(f"matmul: shapes {ashape} and {bshape} are not aligned")
-        batch = broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
-        nb = int(np.prod(batch, dtype=np.int64))
+        if a.ndim == 2 and b.ndim == 2:          # the common case, without batch bookkeeping
+            batch, nb = (), 1
+        else:
+            batch = broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+            nb = int(np.prod(batch, dtype=np.int64))
         sa, ta = _as_matrices(a, batch, nb)
         sb, tb = _as_matrices(b, batch, nb)
         out = np.empty((nb, m, n), dtype=dtype)
         _bk.K.matmul(out, sa, sb, ta, tb, False)
         ctx.sa, ctx.ta, ctx.sb, ctx.tb = sa, ta, sb, tb
-        ctx.m, ctx.k, ctx.n, ctx.batch = m, k, n, batch
+        ctx.m, ctx.k, ctx.n, ctx.batch, ctx.nb = m, k, n, batch, nb
         shape = batch + ((m,) if len(ashape) > 1 else ()) + ((n,) if len(bshape) > 1 else ())
         return out.reshape(shape)
 
@@ -390,7 +399,7 @@ class MatMul(Op):
         sa, ta, sb, tb = ctx.sa, ctx.ta, ctx.sb, ctx.tb
         m, k, n, batch = ctx.m, ctx.k, ctx.n, ctx.batch
         # explicit batch size: with m * n == 0 a -1 could not be inferred
-        g3 = _c(g).reshape(int(np.prod(batch, dtype=np.int64)), m, n)
+        g3 = _c(g).reshape(ctx.nb, m, n)          # explicit: -1 fails when m * n == 0
         da = db = None
         if ctx.needs_input_grad[0]:
             da = np.zeros((sa.shape[0], m, k), dtype=g3.dtype)

@@ -693,6 +693,9 @@ class Tensor:
         return self
 
 
+ops._make = Tensor._make
+
+
 # ---------------------------------------------------------------- helpers
 def _fparam(who, name, value):
     """A float parameter (slope, bound, fill value...), or a TypeError naming the op."""
