@@ -133,10 +133,10 @@ class Node:
 
     def free(self):
         """Drop inputs and every buffer saved for backward."""
-        keep = ("op", "name", "seq", "freed", "n_outputs", "needs_input_grad")
-        for k in list(self.__dict__):
-            if k not in keep:
-                del self.__dict__[k]
+        d = self.__dict__
+        keep = (self.op, self.name, self.seq, self.n_outputs, self.needs_input_grad)
+        d.clear()
+        self.op, self.name, self.seq, self.n_outputs, self.needs_input_grad = keep
         self.inputs = None
         self._saved = ()
         self._retained = None
