@@ -16,9 +16,10 @@ $(VENV)/.created:
 venv: $(VENV)/.created
 
 # Editable install without build isolation: the extension is compiled from
-# csrc/ and the .pyx in place, against the venv's numpy.
+# csrc/ and the .pyx in place, against the venv's numpy. The test and examples
+# extras come with it, so the example scripts are tested too.
 build: $(VENV)/.created
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,examples]"
 
 # The tests, then the benchmark files run once each as plain tests (nothing
 # is timed) so the suite keeps working.
@@ -27,7 +28,6 @@ test: build
 	$(PY) -m pytest -q bench --benchmark-disable -p no:cacheprovider
 
 demo: build
-	$(PY) -m pip install -q --no-build-isolation -e ".[examples]"
 	$(PY) examples/train_digits.py
 
 # The benchmark suite (bench/): one table of same-run ratios, raw figures in

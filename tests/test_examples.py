@@ -118,6 +118,7 @@ def test_seed002_fanout_graph(capsys, tmp_path, point, expected):
 
 
 def test_seed002_derivative_curves(capsys, tmp_path):
+    pytest.importorskip("matplotlib")       # the examples extra draws the PNG
     out, _ = run_example("seed002_derivative_curves.py", capsys, out_dir=str(tmp_path))
     pts = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
     at = out["at_points"]
