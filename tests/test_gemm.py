@@ -1,0 +1,103 @@
+"""The packed GEMM against its naive twin and a float64 oracle, on every ISA
+path this CPU has, for shapes chosen to hit every edge of the blocking:
+1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel, KC+1, primes, all four
+transpose combinations, and accumulate=False over an output full of NaN."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cgrad import _ckernels as C
+
+KC = 256                                   # csrc/gemm.c CG_KC
+EDGES = sorted({1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33})
+PRIMES = [37, 61, 97, 131]
+
+
+def _isas():
+    """Every micro-kernel path this machine can run (capping never goes up)."""
+    got = []
+    for name in ("generic", "avx2", "avx512"):
+        if C._set_simd(name) == name:
+            got.append(name)
+    C._set_simd("avx512")                  # back to the best available
+    return got
+
+
+ISAS = _isas()
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    assert C._set_simd(request.param) == request.param
+    yield request.param
+    C._set_simd("avx512")
+
+
+def _operands(rng, m, k, n, ta, tb, dtype):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b
+
+
+def _check(m, k, n, ta, tb, dtype, accumulate=False, seed=0):
+    rng = np.random.default_rng(seed)
+    a, b = _operands(rng, m, k, n, ta, tb, dtype)
+    init = rng.standard_normal((1, m, n)).astype(dtype)
+    fast = np.full((1, m, n), np.nan, dtype) if not accumulate else init.copy()
+    naive = fast.copy()
+    C.matmul(fast, a[None], b[None], ta, tb, accumulate)
+    C._gemm_naive(naive, a[None], b[None], ta, tb, accumulate)
+    A = (a.T if ta else a).astype(np.float64)
+    B = (b.T if tb else b).astype(np.float64)
+    want = A @ B + (init[0].astype(np.float64) if accumulate else 0)
+    tol = 2e-4 * np.sqrt(k + 1) if dtype == np.float32 else 1e-12 * (k + 1)
+    assert np.isfinite(fast).all(), "NaN leaked from the output buffer"
+    np.testing.assert_allclose(fast[0], want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast[0], naive[0], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_edges_of_the_micro_tiles(isa, dtype):
+    for m, n in itertools.product(EDGES, EDGES):
+        for k in (7, 40):                  # k=40 sends all but the tiniest to the packed path
+            _check(m, k, n, False, False, dtype, seed=m * 100 + n + k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+def test_transposes_primes_and_kc_edges(isa, dtype, ta, tb):
+    for m, k, n in [(37, KC + 1, 61), (97, KC - 1, 13), (131, 2 * KC + 3, 33), (1, KC + 1, 97),
+                    (61, 1, 131), (13, 97, 1)]:
+        _check(m, k, n, ta, tb, dtype, seed=m + k + n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accumulate_adds_to_the_output(isa, dtype):
+    for m, k, n in [(33, 17, 65), (145, KC + 1, 40), (5, 3, 2)]:
+        _check(m, k, n, True, False, dtype, accumulate=True, seed=k)
+
+
+def test_every_isa_agrees_on_a_large_product():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((1, 300, 520)).astype(np.float32)
+    b = rng.standard_normal((1, 520, 310)).astype(np.float32)
+    ref = a[0].astype(np.float64) @ b[0]
+    for name in ISAS:
+        assert C._set_simd(name) == name
+        out = np.full((1, 300, 310), np.nan, np.float32)
+        C.matmul(out, a, b, False, False, False)
+        np.testing.assert_allclose(out[0], ref, rtol=1e-3, atol=1e-3, err_msg=name)
+    C._set_simd("avx512")
+
+
+def test_strided_operands_through_the_tensor_layer():
+    """Transposed and sliced views reach the kernel as transposes or copies, never wrong."""
+    import cgrad as cg
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((70, 90))
+    for view in (base.T, base[::2, ::3], base[5:66, 7:80].T):
+        other = rng.standard_normal((view.shape[1], 33))
+        got = (cg.tensor(view, dtype=cg.float64) @ cg.tensor(other, dtype=cg.float64)).numpy()
+        np.testing.assert_allclose(got, view @ other, rtol=1e-12, atol=1e-12)
