@@ -8,6 +8,7 @@
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* sigmoid1 (bce_logits) */
+#include "vexp.h"     /* float32 softmax rows: SIMD exp; double keeps libm */
 
 /* ---- cross-entropy on logits --------------------------------------------- */
 
@@ -17,11 +18,12 @@ static ACC CG_NAME(ce_softmax_row)(T *restrict p, const T *restrict x, int64_t C
     T mx = x[0];
     for (int64_t c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
     ACC s = 0;
-    for (int64_t c = 0; c < C; c++) {
-        const T e = CG_M(exp)(x[c] - mx);
-        p[c] = e;
-        s += (ACC)e;
-    }
+    if (!CG_NAME(cg_vexp_row)(p, x, mx, C, &s))
+        for (int64_t c = 0; c < C; c++) {
+            const T e = CG_M(exp)(x[c] - mx);
+            p[c] = e;
+            s += (ACC)e;
+        }
     const T inv = (T)(1 / s);
     for (int64_t c = 0; c < C; c++) p[c] *= inv;
     *m = mx;

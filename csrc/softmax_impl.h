@@ -9,6 +9,8 @@
  */
 /* SPDX-License-Identifier: MIT */
 
+#include "vexp.h" /* float32 rows (inner == 1): SIMD exp; double keeps libm */
+
 /* softmax:      y = exp(x - max) / sum exp(x - max)
  *               dx += y * (dy - sum(dy * y))
  * log_softmax:  y = x - max - log(sum exp(x - max))
@@ -26,30 +28,50 @@ static void CG_NAME(softmax_fwd)(T *restrict y, const T *restrict x, int64_t out
         T *yo = y + o * n * inner + j0;
         T m[CG_SM_COLS];
         ACC s[CG_SM_COLS];
-        for (int64_t j = 0; j < cb; j++) { m[j] = xo[j]; s[j] = 0; }
-        for (int64_t k = 1; k < n; k++)
-            for (int64_t j = 0; j < cb; j++) {
-                const T v = xo[k * inner + j];
-                m[j] = v > m[j] ? v : m[j];
-            }
-        if (log_out) {
-            for (int64_t k = 0; k < n; k++)
-                for (int64_t j = 0; j < cb; j++) s[j] += (ACC)CG_M(exp)(xo[k * inner + j] - m[j]);
-            T lse[CG_SM_COLS];
-            for (int64_t j = 0; j < cb; j++) lse[j] = (T)log(s[j]);
-            for (int64_t k = 0; k < n; k++)
-                for (int64_t j = 0; j < cb; j++) yo[k * inner + j] = (xo[k * inner + j] - m[j]) - lse[j];
+        m[0] = xo[0]; /* cb >= 1 */
+        s[0] = 0;
+        for (int64_t j = 1; j < cb; j++) { m[j] = xo[j]; s[j] = 0; }
+        if (inner == 1) { /* contiguous row: same max, kept in a register */
+            T mx = xo[0];
+            for (int64_t k = 1; k < n; k++) mx = xo[k] > mx ? xo[k] : mx;
+            m[0] = mx;
         } else {
-            for (int64_t k = 0; k < n; k++)
+            for (int64_t k = 1; k < n; k++)
                 for (int64_t j = 0; j < cb; j++) {
-                    const T e = CG_M(exp)(xo[k * inner + j] - m[j]);
-                    yo[k * inner + j] = e;
-                    s[j] += (ACC)e;
+                    const T v = xo[k * inner + j];
+                    m[j] = v > m[j] ? v : m[j];
                 }
-            T inv[CG_SM_COLS];
-            for (int64_t j = 0; j < cb; j++) inv[j] = (T)(1 / s[j]);
-            for (int64_t k = 0; k < n; k++)
-                for (int64_t j = 0; j < cb; j++) yo[k * inner + j] *= inv[j];
+        }
+        if (log_out) {
+            if (!(inner == 1 && CG_NAME(cg_vexp_row)(NULL, xo, m[0], n, &s[0])))
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < cb; j++) s[j] += (ACC)CG_M(exp)(xo[k * inner + j] - m[j]);
+            if (inner == 1) {
+                const T mx = m[0], l = (T)log(s[0]);
+                for (int64_t k = 0; k < n; k++) yo[k] = (xo[k] - mx) - l;
+            } else {
+                T lse[CG_SM_COLS];
+                for (int64_t j = 0; j < cb; j++) lse[j] = (T)log(s[j]);
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < cb; j++) yo[k * inner + j] = (xo[k * inner + j] - m[j]) - lse[j];
+            }
+        } else {
+            if (!(inner == 1 && CG_NAME(cg_vexp_row)(yo, xo, m[0], n, &s[0])))
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < cb; j++) {
+                        const T e = CG_M(exp)(xo[k * inner + j] - m[j]);
+                        yo[k * inner + j] = e;
+                        s[j] += (ACC)e;
+                    }
+            if (inner == 1) {
+                const T iv = (T)(1 / s[0]);
+                for (int64_t k = 0; k < n; k++) yo[k] *= iv;
+            } else {
+                T inv[CG_SM_COLS];
+                for (int64_t j = 0; j < cb; j++) inv[j] = (T)(1 / s[j]);
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < cb; j++) yo[k * inner + j] *= inv[j];
+            }
         }
     );
 }
