@@ -1,7 +1,7 @@
 """Build cgrad's compiled kernels: one extension, cgrad._ckernels, made from
 src/cgrad/_ckernels.pyx and csrc/*.c. Metadata lives in pyproject.toml.
 
-Flags: -O3 -std=c99, never -ffast-math and never -march=native (SIMD code is
+Flags: -O3 -std=c99, never fast-math and no host-specific -march (SIMD code is
 selected at run time, see csrc/cpu.c). -fno-math-errno only stops libm
 calls from setting errno, which nothing reads; it changes no result.
 OpenMP is used when the compiler accepts -fopenmp (checked by compiling and
