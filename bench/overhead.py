@@ -93,17 +93,18 @@ def cases(kind):
         ta = cg.tensor(a, requires_grad=True)
         tb = cg.tensor(b, requires_grad=True)
         tc = cg.tensor(c, requires_grad=True)
-        res[impl] = Case(_cg_fn(kind, ta, tb, tc), enter, leave, lib="cgrad")
+        res[impl] = Case(_fn(kind, ta, tb, tc, cg.ones), enter, leave, lib="cgrad")
     res["numpy"] = Case(_np_fn(kind, a, b, c), lib="numpy")
     if torch is not None:
         xa = torch.tensor(a, requires_grad=True)
         xb = torch.tensor(b, requires_grad=True)
         xc = torch.tensor(c, requires_grad=True)
-        res["torch"] = Case(_torch_fn(kind, xa, xb, xc), lib="torch")
+        res["torch"] = Case(_fn(kind, xa, xb, xc, torch.ones), lib="torch")
     return res
 
 
-def _cg_fn(kind, a, b, c):
+def _fn(kind, a, b, c, ones):
+    """The timed call for one workload; the same code drives cgrad and torch."""
     if kind == "add":
         return lambda: a + b
     if kind == "matmul":
@@ -116,34 +117,16 @@ def _cg_fn(kind, a, b, c):
             _cg_chain(a, b, c).backward()
         return chain
     if kind == "backward1":
-        g = cg.ones(N, N)
+        g = ones(N, N)
         box = {}
 
         def backward1():
             y = box.get("y")
-            if y is None:  # first call in this backend: build the one-op graph
+            if y is None:  # first call (inside the backend being timed): build the one-op graph
                 y = box["y"] = a + b
             y.backward(g, retain_graph=True)
         return backward1
     raise ValueError(kind)
-
-
-def _torch_fn(kind, a, b, c):
-    if kind == "add":
-        return lambda: a + b
-    if kind == "matmul":
-        return lambda: a @ b
-    if kind == "relu":
-        return lambda: a.relu()
-    if kind == "chain150":
-        def chain():
-            a.grad = b.grad = c.grad = None
-            _cg_chain(a, b, c).backward()
-        return chain
-    if kind == "backward1":
-        g = torch.ones(N, N)
-        y = a + b
-        return lambda: y.backward(g, retain_graph=True)
     raise ValueError(kind)
 
 
