@@ -72,7 +72,7 @@ class BuildExt(build_ext):
                   file=sys.stderr)
         sanitize = _env_flag("CGRAD_SANITIZE")
         for ext in self.extensions:
-            if use_omp:
+            if use_omp and ext.name == "cgrad._ckernels":
                 ext.extra_compile_args.append("-fopenmp")
                 ext.extra_link_args.append("-fopenmp")
             else:
@@ -95,9 +95,18 @@ ext = Extension(
     extra_link_args=[],
 )
 
+# The compiled tape (Tensor fields, tape entries, apply, the backward engine):
+# pure Cython over the CPython and NumPy APIs, no C kernels.
+tape = Extension(
+    "cgrad._tape",
+    sources=["src/cgrad/_tape.pyx"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=["-O2"],
+)
+
 setup(
     ext_modules=cythonize(
-        [ext],
+        [ext, tape],
         compiler_directives={"language_level": 3},
         include_path=["src"],
     ),

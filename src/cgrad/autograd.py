@@ -22,15 +22,12 @@ Conventions:
   change to it makes the backward raise instead of using the wrong numbers.
 """
 
-import heapq
-import itertools
 import threading
 
 import numpy as np
 
 from . import backend as _bk
 
-_seq = itertools.count()          # shared by all threads: next() is atomic
 
 
 # ---------------------------------------------------------------- grad mode
@@ -96,51 +93,11 @@ class set_grad_enabled(_GradSwitch):
 
 
 # ---------------------------------------------------------------- tape entry
-class Node:
-    """One tape entry. Ops stash what backward needs as attributes on it.
-
-    `inputs` holds the input Tensors (None where an input is a constant);
-    `needs_input_grad[i]` says whether input i wants a gradient.
-    `_saved` lists (version cell, version at save) pairs that backward checks.
-    """
-
-    def __init__(self, op, inputs, needs):
-        self.op = op
-        self.name = op.name
-        self.inputs = inputs
-        self.needs_input_grad = needs
-        self.seq = next(_seq)
-        self.freed = False
-        self.n_outputs = 1
-        self._saved = ()
-        self._retained = None      # {output index: weakref to tensor}
-
-    def __repr__(self):
-        return f"<{self.name}>"
-
-    def next_functions(self):
-        return tuple(None if t is None else t.grad_fn for t in (self.inputs or ()))
-
-    def check_versions(self):
-        for cell, version, which in self._saved:
-            if cell[0] != version:
-                what = (which if isinstance(which, str) else
-                        "its output" if which < 0 else f"input {which}")
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been "
-                    f"modified by an inplace operation: {what} saved by '{self.name}' "
-                    f"is at version {cell[0]}; expected version {version} instead")
-
-    def free(self):
-        """Drop inputs and every buffer saved for backward."""
-        d = self.__dict__
-        keep = (self.op, self.name, self.seq, self.n_outputs, self.needs_input_grad)
-        d.clear()
-        self.op, self.name, self.seq, self.n_outputs, self.needs_input_grad = keep
-        self.inputs = None
-        self._saved = ()
-        self._retained = None
-        self.freed = True
+# Node (a tape entry), the engine and leaf accumulation are compiled
+# (_tape.pyx); the contract is the one above.
+from ._tape import Node, run_backward, prepare_grad as _prepare_grad  # noqa: E402,F401
+from ._tape import _accumulate_grad, new_slot as _new_slot  # noqa: E402,F401
+from . import _tape  # noqa: E402
 
 
 def _c(x):
@@ -163,171 +120,9 @@ def _sum_to(g, shape):
     return out.reshape(shape)
 
 
-class _Slot:
-    """A pending gradient: the array, and whether the engine owns it (may += into it)."""
-
-    __slots__ = ("g", "owned")
-
-    def __init__(self, g):
-        self.g = g
-        self.owned = False
-
-    def add(self, g):
-        if not self.owned:
-            s = np.empty(self.g.shape, dtype=self.g.dtype)
-            _bk.K.add_forward(s, _c(self.g), _c(g))
-            self.g, self.owned = s, True
-        else:
-            _bk.K.accumulate(self.g, _c(g))
-
-
-def _prepare_grad(g, t):
-    """Bring a gradient to tensor t's shape and dtype."""
-    if g.shape != t.data.shape:
-        g = _sum_to(g, t.data.shape)
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    return g
-
-
-def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False,
-                 observer=None):
-    """The engine. Accumulates into leaves' .grad, or, when `inputs` is given
-    (cg.grad), returns their gradients and leaves .grad untouched.
-
-    `observer` (optional, used by cg.explain) is told what happens, in order:
-    `observer.contribution(t, g)` for every gradient sent to a tensor (two or
-    more for one tensor = a fan-out sum); `observer.node(node, upstream, raw,
-    sent)` per tape entry, before it is freed: the upstream gradient(s), what
-    the op's backward returned, and what was sent to each input after the
-    broadcast reduction and cast; `observer.leaf(t, g)` for each leaf's total.
-    When it is None nothing extra runs."""
-    heap = []
-    pending = {}     # node -> [ _Slot | None ] per output
-    leaves = {}      # id(tensor) -> (tensor, _Slot)
-    capture = None
-    if inputs is not None:
-        capture = {}
-        for i, t in enumerate(inputs):
-            key = id(t) if t.grad_fn is None else (t.grad_fn, t._out_idx)
-            capture.setdefault(key, []).append(i)
-    captured = [None] * (len(inputs) if inputs is not None else 0)
-
-    def send(t, g):
-        node = t.grad_fn
-        if node is None:
-            slot = leaves.get(id(t))
-            if slot is None:
-                leaves[id(t)] = (t, _Slot(g))
-            else:
-                slot[1].add(g)
-            return
-        if node.freed:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time: the saved "
-                f"buffers of '{node.name}' were freed by the first backward(). "
-                "Specify retain_graph=True on the first call if you need to "
-                "backward twice.")
-        slots = pending.get(node)
-        if slots is None:
-            slots = pending[node] = [None] * node.n_outputs
-            heapq.heappush(heap, (-node.seq, node.seq, node))
-        slot = slots[t._out_idx]
-        if slot is None:
-            slots[t._out_idx] = _Slot(g)
-        else:
-            slot.add(g)
-
-    if observer is not None:
-        _send = send
-
-        def send(t, g):
-            observer.contribution(t, g)
-            _send(t, g)
-
-    for t, g in zip(roots, root_grads):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        send(t, g)
-
-    try:
-        while heap:
-            _, _, node = heapq.heappop(heap)
-            slots = pending.pop(node)
-            if node._retained:
-                for idx, ref in node._retained.items():
-                    t = ref()
-                    if t is not None and slots[idx] is not None:
-                        _accumulate_grad(t, slots[idx])
-            if capture is not None:
-                for idx, slot in enumerate(slots):
-                    for pos in capture.get((node, idx), ()):
-                        if slot is not None:
-                            captured[pos] = slot.g
-            node.check_versions()
-            gouts = [s.g if s is not None else None for s in slots]
-            grads = node.op.backward(node, *gouts)
-            if observer is None:
-                for t, need, g in zip(node.inputs, node.needs_input_grad, grads):
-                    if g is None or not need or t is None:
-                        continue
-                    send(t, _prepare_grad(g, t))
-            else:
-                sent = [None if g is None or not need or t is None else _prepare_grad(g, t)
-                        for t, need, g in zip(node.inputs, node.needs_input_grad, grads)]
-                observer.node(node, gouts, grads, sent)
-                for t, g in zip(node.inputs, sent):
-                    if g is not None:
-                        send(t, g)
-            if not retain_graph:
-                node.free()
-    finally:
-        pending.clear()
-
-    if observer is not None:
-        for t, slot in leaves.values():
-            observer.leaf(t, slot.g)
-
-    if capture is not None:
-        for key, (t, slot) in leaves.items():
-            for pos in capture.get(key, ()):
-                captured[pos] = slot.g
-        out = []
-        for pos, t in enumerate(inputs):
-            g = captured[pos]
-            if g is None and not allow_unused:
-                raise RuntimeError(
-                    f"One of the differentiated Tensors (input {pos}) appears to not have "
-                    "been used in the graph. Set allow_unused=True if this is the desired behavior.")
-            out.append(None if g is None else _wrap(np.array(g, copy=True)))
-        return tuple(out)
-
-    for t, slot in leaves.values():
-        _accumulate_grad(t, slot)
-    return None
-
-
 def _wrap(a):
     from .tensor import Tensor
     return Tensor._make(a)
-
-
-def _accumulate_grad(t, slot):
-    """t.grad += g, as torch: the first gradient is copied in, later ones added in place."""
-    g = slot.g
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    if t.grad is None:
-        t.grad = _wrap(g if slot.owned and g.flags.c_contiguous else np.array(g, copy=True, order="C"))
-        slot.owned = False       # t.grad now owns it
-    else:
-        dst = t.grad.data
-        if dst.flags.c_contiguous and dst.flags.writeable and dst.shape == g.shape:
-            _bk.K.accumulate(dst, _c(g))
-        else:
-            s = np.empty(g.shape, dtype=g.dtype)
-            _bk.K.add_forward(s, _c(dst), _c(g))
-            t.grad = _wrap(s)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
@@ -347,6 +142,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
     gs = [_root_grad(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
     return run_backward(outputs, gs, retain_graph=retain_graph, inputs=inputs,
                         allow_unused=allow_unused)
+
+
+_tape._configure(_mode, _bk, None, _sum_to)
 
 
 def _root_grad(t, g, who):

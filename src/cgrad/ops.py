@@ -13,7 +13,7 @@ engine (autograd.py) reduces and casts them to each input's shape and dtype.
 import numpy as np
 
 from . import backend as _bk
-from .autograd import Node, _mode
+from .autograd import Node, _mode  # noqa: F401
 
 
 
@@ -22,42 +22,11 @@ def _c(x):
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
-class _NullCtx:
-    """Stands in for the tape entry when nothing is recorded: writes vanish."""
-
-    __slots__ = ()
-
-    def __setattr__(self, key, value):
-        pass
-
-
-_NULL = _NullCtx()
-
+# apply(op, *tensors, **params) runs an op and records its tape entry; it is
+# compiled (_tape.pyx). NULL_CTX stands in for the entry when nothing records.
+from ._tape import apply, NULL_CTX as _NULL  # noqa: E402,F401
 
 _make = None       # Tensor._make, set by tensor.py (which imports this module)
-
-
-def apply(op, *inputs, **params):
-    """Run `op` on Tensors; record a tape entry if any input requires grad."""
-    record = False
-    if _mode.enabled:
-        for t in inputs:
-            if t._rg:
-                record = True
-                break
-    ctx = Node(op, inputs, tuple([t._rg for t in inputs])) if record else _NULL
-    out = op.forward(ctx, *[t.data for t in inputs], **params)
-    res = _make(out)
-    if op.view and np.may_share_memory(out, inputs[0].data):
-        res._vc = inputs[0]._vc            # views share the version counter
-    if record:
-        res._rg = True
-        res.grad_fn = ctx
-        saved = [(inputs[i]._vc, inputs[i]._vc[0], i) for i in op.saves]
-        if op.saves_output:
-            saved.append((res._vc, res._vc[0], -1))
-        ctx._saved = saved
-    return res
 
 
 class Op:

@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from . import ops
+from . import _tape
 from .autograd import _mode, run_backward, _root_grad
 from .ops import apply
 
@@ -71,10 +72,13 @@ def to_array(data, dtype=None, who="tensor", copy=True):
     return arr
 
 
-class Tensor:
-    """An n-dimensional array that can record the ops applied to it."""
+class Tensor(_tape.TensorBase):
+    """An n-dimensional array that can record the ops applied to it.
 
-    __slots__ = ("data", "_rg", "grad", "grad_fn", "_out_idx", "_vc", "name", "__weakref__")
+    Its fields (data, _rg, grad, grad_fn, _out_idx, _vc, name) are C slots of
+    _tape.TensorBase, so the compiled tape reads them without a lookup."""
+
+    __slots__ = ()
     __array_priority__ = 1000
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
@@ -89,17 +93,7 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
-    @classmethod
-    def _make(cls, arr):
-        t = object.__new__(cls)
-        t.data = arr
-        t._rg = False
-        t.grad = None
-        t.grad_fn = None
-        t._out_idx = 0
-        t._vc = [0]
-        t.name = None
-        return t
+    _make = staticmethod(_tape.make)     # a Tensor around an ndarray: no copy, no checks
 
     # ------------------------------------------------------------ attributes
     @property
@@ -694,6 +688,7 @@ class Tensor:
 
 
 ops._make = Tensor._make
+_tape._configure(None, None, Tensor, None)
 
 
 # ---------------------------------------------------------------- helpers

@@ -1,0 +1,433 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The tape's hot path, compiled: tape entries (`Node`), the fields of a
+Tensor (`TensorBase`), `apply` (run an op, record an entry) and the backward
+engine. The semantics are the ones autograd.py documents; this module only
+makes them cheap: fields are C slots, a tape entry is built without a Python
+frame, and the engine's bookkeeping (pending gradients, heap, fan-out sums,
+leaf accumulation) runs in C.
+
+Ops still stash what their backward needs as attributes on the entry (its
+`__dict__`), and their forward/backward stay Python (ops.py, ops_nn.py).
+"""
+
+import heapq
+import weakref
+
+import numpy as np
+
+cdef object _heappush = heapq.heappush
+cdef object _heappop = heapq.heappop
+cdef object _np_empty = np.empty
+cdef object _np_array = np.array
+cdef object _may_share = np.may_share_memory
+
+cdef long long _next_seq = 0      # the GIL serializes every increment
+cdef object _mode = None           # autograd._mode (per-thread grad switch)
+cdef object _bk = None             # the backend module (_bk.K: active kernels)
+cdef object _tensor_cls = None     # cgrad.Tensor, a Python subclass of TensorBase
+cdef object _sum_to = None         # autograd._sum_to
+
+
+def _configure(mode, bk, tensor_cls, sum_to):
+    """Called once by autograd.py / tensor.py at import time."""
+    global _mode, _bk, _tensor_cls, _sum_to
+    if mode is not None:
+        _mode = mode
+    if bk is not None:
+        _bk = bk
+    if tensor_cls is not None:
+        _tensor_cls = tensor_cls
+    if sum_to is not None:
+        _sum_to = sum_to
+
+
+# ---------------------------------------------------------------- tensor
+cdef class TensorBase:
+    """The fields of a Tensor; its methods live in tensor.py (a subclass)."""
+
+    cdef public object data        # the ndarray
+    cdef public bint _rg           # requires_grad
+    cdef public object grad
+    cdef public object grad_fn     # the Node that made it, or None (a leaf)
+    cdef public Py_ssize_t _out_idx
+    cdef public object _vc         # version counter: a one-element list, shared by views
+    cdef public object name
+    cdef object __weakref__
+
+
+cdef inline TensorBase _new_tensor(object arr):
+    cdef TensorBase t = TensorBase.__new__(_tensor_cls)
+    t.data = arr
+    t._vc = [0]
+    return t
+
+
+def make(arr):
+    """A Tensor around ndarray `arr` (no copy, no checks): Tensor._make."""
+    return _new_tensor(arr)
+
+
+# ---------------------------------------------------------------- tape entry
+cdef class Node:
+    """One tape entry. Ops stash what backward needs as attributes on it.
+
+    `inputs` holds the input Tensors (None where an input is a constant);
+    `needs_input_grad[i]` says whether input i wants a gradient.
+    `_saved` lists (version cell, version at save, which) triples that
+    backward checks.
+    """
+
+    cdef public object op
+    cdef public object name
+    cdef public object inputs
+    cdef public object needs_input_grad
+    cdef public long long seq
+    cdef public bint freed
+    cdef public Py_ssize_t n_outputs
+    cdef public object _saved
+    cdef public object _retained    # {output index: weakref to tensor} or None
+    cdef list _pending              # the engine's slots while queued, else None
+    cdef dict __dict__
+    cdef object __weakref__
+
+    def __init__(self, op, inputs, needs):
+        _init_node(self, op, inputs, needs)
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+    def next_functions(self):
+        return tuple(None if t is None else t.grad_fn for t in (self.inputs or ()))
+
+    def check_versions(self):
+        _check_versions(self)
+
+    def free(self):
+        """Drop inputs and every buffer saved for backward."""
+        getattr(self, "__dict__").clear()
+        self.inputs = None
+        self._saved = ()
+        self._retained = None
+        self.freed = True
+
+
+cdef inline void _init_node(Node n, object op, object inputs, object needs) except *:
+    global _next_seq
+    n.op = op
+    n.name = op.name
+    n.inputs = inputs
+    n.needs_input_grad = needs
+    n.seq = _next_seq
+    _next_seq += 1
+    n.n_outputs = 1
+    n._saved = ()
+
+
+cdef inline Node _new_node(object op, object inputs, object needs):
+    cdef Node n = Node.__new__(Node)
+    _init_node(n, op, inputs, needs)
+    return n
+
+
+cdef int _check_versions(Node n) except -1:
+    cdef tuple s
+    for s in n._saved:
+        cell = s[0]
+        if cell[0] != s[1]:
+            which = s[2]
+            what = (which if isinstance(which, str) else
+                    "its output" if which < 0 else f"input {which}")
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: {what} saved by '{n.name}' "
+                f"is at version {cell[0]}; expected version {s[1]} instead")
+    return 0
+
+
+# ---------------------------------------------------------------- apply
+cdef class _NullCtx:
+    """Stands in for the tape entry when nothing is recorded: writes vanish."""
+
+    def __setattr__(self, key, value):
+        pass
+
+
+cdef object _NULL = _NullCtx()
+NULL_CTX = _NULL
+
+
+def apply(op, *inputs, **params):
+    """Run `op` on Tensors; record a tape entry if any input requires grad."""
+    cdef TensorBase t, res
+    cdef Py_ssize_t i, n = len(inputs)
+    cdef bint record = False
+    cdef Node node
+    if _mode.enabled:
+        for i in range(n):
+            if (<TensorBase?>inputs[i])._rg:
+                record = True
+                break
+    if record:
+        needs = tuple([(<TensorBase?>x)._rg for x in inputs])
+        node = _new_node(op, inputs, needs)
+        ctx = node
+    else:
+        ctx = _NULL
+    if n == 1:
+        out = op.forward(ctx, (<TensorBase?>inputs[0]).data, **params)
+    elif n == 2:
+        out = op.forward(ctx, (<TensorBase?>inputs[0]).data, (<TensorBase?>inputs[1]).data,
+                         **params)
+    else:
+        out = op.forward(ctx, *[(<TensorBase?>x).data for x in inputs], **params)
+    res = _new_tensor(out)
+    if n and op.view:
+        t = inputs[0]
+        if _may_share(out, t.data):
+            res._vc = t._vc                 # views share the version counter
+    if record:
+        res._rg = True
+        res.grad_fn = node
+        saves = op.saves
+        if saves or op.saves_output:
+            saved = []
+            for i in saves:
+                t = inputs[i]
+                saved.append((t._vc, t._vc[0], i))
+            if op.saves_output:
+                saved.append((res._vc, res._vc[0], -1))
+            node._saved = saved
+    return res
+
+
+def record(op, tuple inputs, out, saves=(), bint saves_output=False, **stash):
+    """Record an entry for an output computed outside `apply` (fast paths).
+    Returns the output Tensor; `stash` becomes the entry's attributes."""
+    cdef TensorBase t, res = _new_tensor(out)
+    cdef Node node
+    cdef bint any_rg = False
+    if _mode.enabled:
+        for x in inputs:
+            if x is not None and (<TensorBase?>x)._rg:
+                any_rg = True
+                break
+    if not any_rg:
+        return res
+    needs = tuple([x is not None and (<TensorBase>x)._rg for x in inputs])
+    node = _new_node(op, inputs, needs)
+    if stash:
+        getattr(node, "__dict__").update(stash)
+    res._rg = True
+    res.grad_fn = node
+    if saves or saves_output:
+        saved = []
+        for i in saves:
+            t = inputs[i]
+            saved.append((t._vc, t._vc[0], i))
+        if saves_output:
+            saved.append((res._vc, res._vc[0], -1))
+        node._saved = saved
+    return res
+
+
+# ---------------------------------------------------------------- backward
+cdef inline object _contig(object x):
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+cdef class _Slot:
+    """A pending gradient: the array, and whether the engine owns it (may += into it)."""
+
+    cdef public object g
+    cdef public bint owned
+
+    cdef add(self, g):
+        K = _bk.K
+        if not self.owned:
+            s = _np_empty(self.g.shape, dtype=self.g.dtype)
+            K.add_forward(s, _contig(self.g), _contig(g))
+            self.g = s
+            self.owned = True
+        else:
+            K.accumulate(self.g, _contig(g))
+
+
+def new_slot(g):
+    cdef _Slot s = _Slot.__new__(_Slot)
+    s.g = g
+    return s
+
+
+cpdef prepare_grad(g, TensorBase t):
+    """Bring a gradient to tensor t's shape and dtype."""
+    d = t.data
+    if g.shape != d.shape:
+        g = _sum_to(g, d.shape)
+    if g.dtype is not d.dtype and g.dtype != d.dtype:
+        g = g.astype(d.dtype)
+    return g
+
+
+cdef class _Engine:
+    cdef list heap
+    cdef dict leaves       # id(tensor) -> (tensor, _Slot)
+    cdef object observer
+
+    cdef int send(self, TensorBase t, g) except -1:
+        cdef _Slot slot
+        cdef Node node
+        cdef tuple entry
+        if self.observer is not None:
+            self.observer.contribution(t, g)
+        if t.grad_fn is None:
+            entry = self.leaves.get(id(t))
+            if entry is None:
+                slot = _Slot.__new__(_Slot)
+                slot.g = g
+                self.leaves[id(t)] = (t, slot)
+            else:
+                (<_Slot>entry[1]).add(g)
+            return 0
+        node = <Node?>t.grad_fn
+        if node.freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: the saved "
+                f"buffers of '{node.name}' were freed by the first backward(). "
+                "Specify retain_graph=True on the first call if you need to "
+                "backward twice.")
+        if node._pending is None:
+            node._pending = [None] * node.n_outputs
+            _heappush(self.heap, (-node.seq, node))
+        cur = node._pending[t._out_idx]
+        if cur is None:
+            slot = _Slot.__new__(_Slot)
+            slot.g = g
+            node._pending[t._out_idx] = slot
+        else:
+            (<_Slot>cur).add(g)
+        return 0
+
+
+def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False,
+                 observer=None):
+    """The engine (see autograd.run_backward for the contract)."""
+    cdef _Engine e = _Engine.__new__(_Engine)
+    cdef Node node
+    cdef TensorBase t
+    cdef _Slot slot
+    cdef list slots, gouts, sent
+    cdef Py_ssize_t i, idx, n_in
+    cdef bint retain = bool(retain_graph)
+    e.heap = []
+    e.leaves = {}
+    e.observer = observer
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for i, x in enumerate(inputs):
+            key = id(x) if x.grad_fn is None else (x.grad_fn, x._out_idx)
+            capture.setdefault(key, []).append(i)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    for x, g in zip(roots, root_grads):
+        t = <TensorBase?>x
+        if not t._rg:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        e.send(t, g)
+
+    try:
+        while e.heap:
+            node = <Node>(_heappop(e.heap)[1])
+            slots = node._pending
+            node._pending = None
+            if node._retained:
+                for idx, ref in node._retained.items():
+                    x = ref()
+                    if x is not None and slots[idx] is not None:
+                        _accumulate_grad(x, slots[idx])
+            if capture is not None:
+                for idx in range(len(slots)):
+                    if slots[idx] is not None:
+                        for pos in capture.get((node, idx), ()):
+                            captured[pos] = (<_Slot>slots[idx]).g
+            _check_versions(node)
+            if node.n_outputs == 1:
+                g0 = (<_Slot>slots[0]).g
+                grads = node.op.backward(node, g0)
+                gouts = None
+            else:
+                gouts = [None if s is None else (<_Slot>s).g for s in slots]
+                grads = node.op.backward(node, *gouts)
+            ins = node.inputs
+            needs = node.needs_input_grad
+            n_in = len(ins)
+            if observer is None:
+                for i in range(n_in):
+                    x = ins[i]
+                    if x is None or not needs[i]:
+                        continue
+                    g = grads[i]
+                    if g is None:
+                        continue
+                    e.send(<TensorBase>x, prepare_grad(g, <TensorBase>x))
+            else:
+                if gouts is None:
+                    gouts = [g0]
+                sent = [None] * n_in
+                for i in range(n_in):
+                    x = ins[i]
+                    g = grads[i]
+                    if g is not None and needs[i] and x is not None:
+                        sent[i] = prepare_grad(g, <TensorBase>x)
+                observer.node(node, gouts, grads, sent)
+                for i in range(n_in):
+                    if sent[i] is not None:
+                        e.send(<TensorBase>ins[i], sent[i])
+            if not retain:
+                node.free()
+    finally:
+        for item in e.heap:                      # an exception left entries queued
+            (<Node>item[1])._pending = None
+        e.heap = []
+
+    if observer is not None:
+        for x, s in e.leaves.values():
+            observer.leaf(x, (<_Slot>s).g)
+
+    if capture is not None:
+        for key, (x, s) in e.leaves.items():
+            for pos in capture.get(key, ()):
+                captured[pos] = (<_Slot>s).g
+        out = []
+        for pos in range(len(inputs)):
+            g = captured[pos]
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (input {pos}) appears to not have "
+                    "been used in the graph. Set allow_unused=True if this is the desired behavior.")
+            out.append(None if g is None else _new_tensor(_np_array(g, copy=True)))
+        return tuple(out)
+
+    for x, s in e.leaves.values():
+        _accumulate_grad(x, s)
+    return None
+
+
+cpdef _accumulate_grad(TensorBase t, _Slot slot):
+    """t.grad += g, as torch: the first gradient is copied in, later ones added in place."""
+    g = slot.g
+    d = t.data
+    if g.dtype != d.dtype:
+        g = g.astype(d.dtype)
+    if t.grad is None:
+        t.grad = _new_tensor(g if slot.owned and g.flags.c_contiguous
+                             else _np_array(g, copy=True, order="C"))
+        slot.owned = False       # t.grad now owns it
+    else:
+        dst = (<TensorBase?>t.grad).data
+        if dst.flags.c_contiguous and dst.flags.writeable and dst.shape == g.shape:
+            _bk.K.accumulate(dst, _contig(g))
+        else:
+            s = _np_empty(g.shape, dtype=g.dtype)
+            _bk.K.add_forward(s, _contig(dst), _contig(g))
+            t.grad = _new_tensor(s)
