@@ -96,10 +96,11 @@ ext = Extension(
 )
 
 # The compiled tape (Tensor fields, tape entries, apply, the backward engine):
-# pure Cython over the CPython and NumPy APIs, no C kernels.
+# Cython over the CPython and NumPy C APIs; it calls kernels through _bk.K.
 tape = Extension(
     "cgrad._tape",
     sources=["src/cgrad/_tape.pyx"],
+    include_dirs=[np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O2"],
 )

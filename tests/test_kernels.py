@@ -876,6 +876,45 @@ def test_matmul_shapes_and_transposes(dtype, mkn, trans):
     assert_match(c2, n2, dtype, "matmul C vs numpy (accumulate)", scale=math.sqrt(K + 1) * (1 + np.abs(n2)))
 
 
+@pytest.mark.parametrize("trans", TRANS, ids=lambda t: f"ta{int(t[0])}tb{int(t[1])}")
+@pytest.mark.parametrize("mkn", [(1, 1, 1), (7, 33, 65), (65, 257, 7), (8, 8, 8)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_matmul_2d_form_matches_np_matmul(dtype, mkn, trans):
+    """All-2-D arguments: one product, the same contract as batch 1."""
+    M, K, N_ = mkn
+    ta, tb = trans
+    rng = rng_for("mm2d", dtype, mkn, trans)
+    a, b = matmul_operands(rng, dtype, 1, 1, M, K, N_, ta, tb)
+    a2, b2 = a[0], b[0]
+    A = (a2.T if ta else a2).astype(F64)
+    B = (b2.T if tb else b2).astype(F64)
+    ref = A @ B
+    mag = np.abs(A) @ np.abs(B)
+    acc0 = uniform(rng, (M, N_), dtype, -1, 1)
+    for mod in (C, N):
+        out = np.full((M, N_), np.nan, dtype)
+        mod.matmul(out, a2, b2, ta, tb, False)
+        assert_close(out, ref, 0, 4 * EPS[dtype] * math.sqrt(K + 1) * mag + 1e-30,
+                     f"{mod.__name__} 2-D matmul")
+        out = acc0.copy()
+        mod.matmul(out, a2, b2, ta, tb, True)
+        assert_close(out, ref + acc0.astype(F64), 0,
+                     4 * EPS[dtype] * (math.sqrt(K + 1) * mag + np.abs(acc0)) + 1e-30,
+                     f"{mod.__name__} 2-D matmul accumulate")
+
+
+@pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
+def test_matmul_mixed_ndim_raises(mod):
+    out = np.zeros((1, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="matmul.*all 3-D or all 2-D"):
+        mod.matmul(out, np.zeros((2, 2), np.float32), np.zeros((1, 2, 2), np.float32),
+                   False, False, False)
+    with pytest.raises(ValueError, match="matmul.*all 3-D or all 2-D"):
+        mod.matmul(np.zeros((2,), np.float32), np.zeros((2,), np.float32),
+                   np.zeros((2,), np.float32), False, False, False)
+
+
 BATCHES = list(itertools.product([1, 3], repeat=3))
 
 
@@ -1192,8 +1231,10 @@ def test_errors_axes_and_batches(mod):
         mod.matmul(np.ones((1, 2, 2)), np.ones((1, 2, 3)), np.ones((1, 4, 2)), False, False, False)
     with pytest.raises(ValueError, match="matmul"):                # transposed operand checked as such
         mod.matmul(np.ones((1, 2, 2)), np.ones((1, 2, 3)), np.ones((1, 3, 2)), True, False, False)
-    with pytest.raises(ValueError, match="matmul"):                # 2-D
-        mod.matmul(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), False, False, False)
+    with pytest.raises(ValueError, match="matmul"):                # 2-D out, 3-D operands
+        mod.matmul(np.ones((2, 2)), np.ones((1, 2, 2)), np.ones((1, 2, 2)), False, False, False)
+    with pytest.raises(ValueError, match="matmul"):                # 2-D, inner dims 2 vs 3
+        mod.matmul(np.ones((2, 2)), np.ones((2, 2)), np.ones((3, 2)), False, False, False)
     with pytest.raises(ValueError, match="add_forward"):           # shape not exactly S
         mod.add_forward(np.ones((2, 3)), np.ones((1, 3)), np.ones((2, 3)))
 

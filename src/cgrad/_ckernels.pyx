@@ -922,23 +922,31 @@ cdef int _matmul_args(str fn, object out, object a, object b, bint ta, bint tb, 
     m.t = _check(fn, out, "out", -1, CONTIG | WRITE)
     _check(fn, a, "a", m.t, CONTIG)
     _check(fn, b, "b", m.t, CONTIG)
-    if (cnp.PyArray_NDIM(<cnp.ndarray>out) != 3 or cnp.PyArray_NDIM(<cnp.ndarray>a) != 3
-            or cnp.PyArray_NDIM(<cnp.ndarray>b) != 3):
-        raise ValueError(f"{fn}: out, a and b must be 3-D, got shapes {out.shape}, {a.shape}, {b.shape}")
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>out)
+    if ((nd != 3 and nd != 2) or cnp.PyArray_NDIM(<cnp.ndarray>a) != nd
+            or cnp.PyArray_NDIM(<cnp.ndarray>b) != nd):
+        raise ValueError(f"{fn}: out, a and b must be all 3-D or all 2-D, got shapes "
+                         f"{out.shape}, {a.shape}, {b.shape}")
     da = cnp.PyArray_DIMS(<cnp.ndarray>a)
     db = cnp.PyArray_DIMS(<cnp.ndarray>b)
     do = cnp.PyArray_DIMS(<cnp.ndarray>out)
-    m.Ba = da[0]
-    m.Bb = db[0]
-    m.Bo = do[0]
-    m.M = da[2] if ta else da[1]
-    m.K = da[1] if ta else da[2]
-    K2 = db[1] if not tb else db[2]
-    m.N = db[1] if tb else db[2]
+    if nd == 3:
+        m.Ba = da[0]
+        m.Bb = db[0]
+        m.Bo = do[0]
+        da += 1
+        db += 1
+        do += 1
+    else:       # 2-D: one product
+        m.Ba = m.Bb = m.Bo = 1
+    m.M = da[1] if ta else da[0]
+    m.K = da[0] if ta else da[1]
+    K2 = db[0] if not tb else db[1]
+    m.N = db[0] if tb else db[1]
     if K2 != m.K:
         raise ValueError(f"{fn}: inner dimensions differ: a {a.shape} (trans_a={bool(ta)}) and "
                          f"b {b.shape} (trans_b={bool(tb)})")
-    if do[1] != m.M or do[2] != m.N:
+    if do[0] != m.M or do[1] != m.N:
         raise ValueError(f"{fn}: out has shape {out.shape}, expected ({m.Bo}, {m.M}, {m.N}) for "
                          f"a {a.shape} (trans_a={bool(ta)}) and b {b.shape} (trans_b={bool(tb)})")
     B = max(m.Ba, m.Bb, m.Bo)

@@ -11,9 +11,11 @@ Ops still stash what their backward needs as attributes on the entry (its
 """
 
 import heapq
-import weakref
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef object _heappush = heapq.heappush
 cdef object _heappop = heapq.heappop
@@ -228,6 +230,189 @@ def record(op, tuple inputs, out, saves=(), bint saves_output=False, **stash):
             saved.append((res._vc, res._vc[0], -1))
         node._saved = saved
     return res
+
+
+# ---------------------------------------------------------------- fast paths
+# The most common calls, on float32/float64 Tensors of one dtype and shape
+# (C-contiguous for unary ops and matmul), skip the generic route (operand
+# conversion, dtype promotion, broadcasting, Python op.forward): they call
+# the kernel and record the same tape entry, with the same stashed fields,
+# that apply() would. Anything else takes the generic route, unchanged.
+
+cdef object _OPS = None            # ops module
+cdef object _slow_binary = None    # tensor.binary(op, a, b)
+cdef object _slow_matmul = None    # tensor.matmul(a, b)
+cdef object _F32 = np.dtype(np.float32)
+cdef object _F64 = np.dtype(np.float64)
+
+
+def _configure_fast(ops_module, binary, matmul):
+    global _OPS, _slow_binary, _slow_matmul
+    _OPS, _slow_binary, _slow_matmul = ops_module, binary, matmul
+
+
+cdef inline bint _float_dtype(object dt):
+    return dt is _F32 or dt is _F64
+
+
+cdef inline cnp.ndarray _empty_like(cnp.ndarray x):
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+
+
+cdef inline list _saves(TensorBase a, TensorBase b, TensorBase res, bint out):
+    cdef list saved = [(a._vc, a._vc[0], 0)]
+    if b is not None:
+        saved.append((b._vc, b._vc[0], 1))
+    if out:
+        saved.append((res._vc, res._vc[0], -1))
+    return saved
+
+
+cdef object _binary(str opname, str kname, bint saves_inputs, bint saves_out,
+                    TensorBase a, object other):
+    """a (op) other; the generic route unless both are same-shape float Tensors."""
+    op = getattr(_OPS, opname)
+    if not isinstance(other, TensorBase):
+        return _slow_binary(op, a, other)
+    cdef TensorBase b = <TensorBase>other
+    x = a.data
+    y = b.data
+    if (not cnp.PyArray_CheckExact(x) or not cnp.PyArray_CheckExact(y)
+            or x.dtype is not y.dtype or not _float_dtype(x.dtype) or x.shape != y.shape):
+        return _slow_binary(op, a, b)
+    out = _empty_like(<cnp.ndarray>x)
+    getattr(_bk.K, kname)(out, x, y)
+    cdef TensorBase res = _new_tensor(out)
+    if (a._rg or b._rg) and _mode.enabled:
+        node = _new_node(op, (a, b), (a._rg, b._rg))
+        node.a = x
+        node.b = y
+        node.out = out
+        if saves_inputs or saves_out:
+            (<Node>node)._saved = _saves(a, b if saves_inputs else None, res, saves_out)
+        res._rg = True
+        res.grad_fn = node
+    return res
+
+
+cdef object _unary(str opname, str kname, TensorBase a):
+    """f(a); the generic route unless a is a C-contiguous float Tensor."""
+    x = a.data
+    if (not cnp.PyArray_CheckExact(x) or not _float_dtype(x.dtype)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
+        return a._unary(getattr(_OPS, opname))
+    y = _empty_like(<cnp.ndarray>x)
+    getattr(_bk.K, kname)(y, x)
+    cdef TensorBase res = _new_tensor(y)
+    if a._rg and _mode.enabled:
+        node = _new_node(getattr(_OPS, opname), (a,), (True,))
+        node.x = x
+        node.y = y
+        node.params = ()
+        (<Node>node)._saved = _saves(a, None, res, True)
+        res._rg = True
+        res.grad_fn = node
+    return res
+
+
+cdef object _matmul(TensorBase a, object other):
+    """a @ other; the generic route unless both are C-contiguous 2-D float matrices."""
+    if not isinstance(other, TensorBase):
+        return _slow_matmul(a, other)
+    cdef TensorBase b = <TensorBase>other
+    x = a.data
+    y = b.data
+    if (not cnp.PyArray_CheckExact(x) or not cnp.PyArray_CheckExact(y)
+            or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>y) != 2
+            or x.dtype is not y.dtype or not _float_dtype(x.dtype)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>y)):
+        return _slow_matmul(a, b)
+    cdef cnp.npy_intp *dx = cnp.PyArray_DIMS(<cnp.ndarray>x)
+    cdef cnp.npy_intp *dy = cnp.PyArray_DIMS(<cnp.ndarray>y)
+    if dx[1] != dy[0]:
+        return _slow_matmul(a, b)            # raises the shape error
+    cdef cnp.npy_intp dims[2]
+    dims[0] = dx[0]
+    dims[1] = dy[1]
+    out = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
+    _bk.K.matmul(out, x, y, False, False, False)
+    cdef TensorBase res = _new_tensor(out)
+    if (a._rg or b._rg) and _mode.enabled:
+        op = _OPS.MatMul
+        node = _new_node(op, (a, b), (a._rg, b._rg))
+        node.sa = x
+        node.ta = False
+        node.sb = y
+        node.tb = False
+        (<Node>node)._saved = _saves(a, b, res, False)
+        res._rg = True
+        res.grad_fn = node
+    return res
+
+
+cdef class FastOps(TensorBase):
+    """Tensor methods with a compiled fast path (tensor.Tensor derives from this)."""
+
+    def __add__(self, o):
+        return _binary("Add", "add_forward", False, False, self, o)
+
+    def __radd__(self, o):
+        return _slow_binary(_OPS.Add, o, self)
+
+    def __sub__(self, o):
+        return _binary("Sub", "sub_forward", False, False, self, o)
+
+    def __rsub__(self, o):
+        return _slow_binary(_OPS.Sub, o, self)
+
+    def __mul__(self, o):
+        return _binary("Mul", "mul_forward", True, False, self, o)
+
+    def __rmul__(self, o):
+        return _slow_binary(_OPS.Mul, o, self)
+
+    def __truediv__(self, o):
+        return _binary("Div", "div_forward", True, True, self, o)
+
+    def __rtruediv__(self, o):
+        return _slow_binary(_OPS.Div, o, self)
+
+    def __matmul__(self, o):
+        return _matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _slow_matmul(o, self)
+
+    def __neg__(self):
+        return _unary("Neg", "neg_forward", self)
+
+    def exp(self):
+        return _unary("Exp", "exp_forward", self)
+
+    def log(self):
+        return _unary("Log", "log_forward", self)
+
+    def sqrt(self):
+        return _unary("Sqrt", "sqrt_forward", self)
+
+    def abs(self):
+        return _unary("Abs", "abs_forward", self)
+
+    def sin(self):
+        return _unary("Sin", "sin_forward", self)
+
+    def cos(self):
+        return _unary("Cos", "cos_forward", self)
+
+    def tanh(self):
+        return _unary("Tanh", "tanh_forward", self)
+
+    def sigmoid(self):
+        return _unary("Sigmoid", "sigmoid_forward", self)
+
+    def relu(self):
+        return _unary("Relu", "relu_forward", self)
 
 
 # ---------------------------------------------------------------- backward

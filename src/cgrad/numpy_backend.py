@@ -884,6 +884,7 @@ def log_softmax_backward(dx, dy, y, axis):
 def matmul(out, a, b, trans_a, trans_b, accumulate):
     """for i in range(B): out[i % Bo] (+)= op(a)[i % Ba] @ op(b)[i % Bb]
 
+    All three 2-D instead: one product, out (+)= op(a) @ op(b).
     a is (Ba, M, K), or (Ba, K, M) holding A^T when trans_a; b is (Bb, K, N), or
     (Bb, N, K) when trans_b; out is (Bo, M, N). B = max(Ba, Bb, Bo) and each of
     Ba, Bb, Bo is 1 or B. accumulate=False overwrites out first (a NaN already in
@@ -891,10 +892,12 @@ def matmul(out, a, b, trans_a, trans_b, accumulate):
     """
     fn = "matmul"
     _dtype_of(fn, out=out, a=a, b=b)
-    for name, arr in (("out", out), ("a", a), ("b", b)):
-        if arr.ndim != 3:
-            raise ValueError(f"{fn}: {name} must be 3-D (batch, rows, cols), got shape {arr.shape}")
+    if not (out.ndim == a.ndim == b.ndim and out.ndim in (2, 3)):
+        raise ValueError(f"{fn}: out, a and b must be all 3-D or all 2-D, got shapes "
+                         f"{out.shape}, {a.shape}, {b.shape}")
     _contig(fn, out=out, a=a, b=b)
+    if out.ndim == 2:                                    # one product: batch of 1
+        out, a, b = out[None], a[None], b[None]
     _writable(fn, out=out)
     A = a.transpose(0, 2, 1) if trans_a else a          # views: (Ba, M, K), (Bb, K, N)
     Bm = b.transpose(0, 2, 1) if trans_b else b

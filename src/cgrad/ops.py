@@ -334,6 +334,16 @@ def _as_matrices(x, batch, batch_size):
     return _c(x).reshape(n, r, c), False
 
 
+def _as_matrix(x):
+    """2-D x -> (stored C-contiguous matrix, transposed?), copying only when
+    neither x nor x^T is C-contiguous."""
+    if x.flags.c_contiguous:
+        return x, False
+    if x.flags.f_contiguous:
+        return x.T, True
+    return np.ascontiguousarray(x), False
+
+
 class MatMul(Op):
     """C = A @ B (batched, broadcast batch dims);  dA = dC B^T, dB = A^T dC.
 
@@ -357,7 +367,14 @@ class MatMul(Op):
         k2, n = b.shape[-2:]
         if k != k2:
             raise ValueError(f"matmul: shapes {ashape} and {bshape} are not aligned")
-        if a.ndim == 2 and b.ndim == 2:          # the common case, without batch bookkeeping
+        if len(ashape) == 2 and len(bshape) == 2:   # the common case: 2-D kernel calls
+            sa, ta = _as_matrix(a)
+            sb, tb = _as_matrix(b)
+            out = np.empty((m, n), dtype=dtype)
+            _bk.K.matmul(out, sa, sb, ta, tb, False)
+            ctx.sa, ctx.ta, ctx.sb, ctx.tb = sa, ta, sb, tb
+            return out
+        if a.ndim == 2 and b.ndim == 2:          # a 1-D operand: no batch bookkeeping
             batch, nb = (), 1
         else:
             batch = broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
@@ -374,6 +391,16 @@ class MatMul(Op):
     @staticmethod
     def backward(ctx, g):
         sa, ta, sb, tb = ctx.sa, ctx.ta, ctx.sb, ctx.tb
+        if sa.ndim == 2:                          # 2-D A and B (also _tape's fast path)
+            g = _c(g)
+            da = db = None
+            if ctx.needs_input_grad[0]:
+                da = np.empty((g.shape[0], sb.shape[1] if tb else sb.shape[0]), dtype=g.dtype)
+                _bk.K.matmul(da, g, sb, False, not tb, False)               # dA = dC B^T
+            if ctx.needs_input_grad[1]:
+                db = np.empty((sa.shape[0] if ta else sa.shape[1], g.shape[1]), dtype=g.dtype)
+                _bk.K.matmul(db, sa, g, not ta, False, False)               # dB = A^T dC
+            return da, db
         m, k, n, batch = ctx.m, ctx.k, ctx.n, ctx.batch
         # explicit batch size: with m * n == 0 a -1 could not be inferred
         g3 = _c(g).reshape(ctx.nb, m, n)          # explicit: -1 fails when m * n == 0

@@ -72,7 +72,7 @@ def to_array(data, dtype=None, who="tensor", copy=True):
     return arr
 
 
-class Tensor(_tape.TensorBase):
+class Tensor(_tape.FastOps):
     """An n-dimensional array that can record the ops applied to it.
 
     Its fields (data, _rg, grad, grad_fn, _out_idx, _vc, name) are C slots of
@@ -262,44 +262,15 @@ class Tensor(_tape.TensorBase):
         node._retained[self._out_idx] = weakref.ref(self)
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o):
-        return binary(ops.Add, self, o)
-
-    def __radd__(self, o):
-        return binary(ops.Add, o, self)
-
-    def __sub__(self, o):
-        return binary(ops.Sub, self, o)
-
-    def __rsub__(self, o):
-        return binary(ops.Sub, o, self)
-
-    def __mul__(self, o):
-        return binary(ops.Mul, self, o)
-
-    def __rmul__(self, o):
-        return binary(ops.Mul, o, self)
-
-    def __truediv__(self, o):
-        return binary(ops.Div, self, o)
-
-    def __rtruediv__(self, o):
-        return binary(ops.Div, o, self)
+    # + - * / @, unary minus and exp/log/sqrt/abs/sin/cos/tanh/sigmoid/relu are
+    # inherited from _tape.FastOps (a compiled fast path that falls back to
+    # binary()/matmul()/_unary() below for anything but same-dtype floats).
 
     def __pow__(self, o):
         return binary(ops.Pow, self, o)
 
     def __rpow__(self, o):
         return binary(ops.Pow, o, self)
-
-    def __matmul__(self, o):
-        return matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return matmul(o, self)
-
-    def __neg__(self):
-        return self._unary(ops.Neg)
 
     def __pos__(self):
         return self
@@ -357,33 +328,6 @@ class Tensor(_tape.TensorBase):
     def _unary(self, op, *params):
         x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
         return apply(op, x, params=params)
-
-    def exp(self):
-        return self._unary(ops.Exp)
-
-    def log(self):
-        return self._unary(ops.Log)
-
-    def sqrt(self):
-        return self._unary(ops.Sqrt)
-
-    def abs(self):
-        return self._unary(ops.Abs)
-
-    def sin(self):
-        return self._unary(ops.Sin)
-
-    def cos(self):
-        return self._unary(ops.Cos)
-
-    def tanh(self):
-        return self._unary(ops.Tanh)
-
-    def sigmoid(self):
-        return self._unary(ops.Sigmoid)
-
-    def relu(self):
-        return self._unary(ops.Relu)
 
     def leaky_relu(self, negative_slope=0.01):
         return self._unary(ops.LeakyRelu, _fparam("leaky_relu", "negative_slope", negative_slope))
@@ -851,3 +795,6 @@ def matmul(a, b):
     if dt is None:
         return Tensor._make(np.asarray(np.matmul(a.data, b.data)))
     return apply(ops.MatMul, a, b, dtype=dt)
+
+
+_tape._configure_fast(ops, binary, matmul)

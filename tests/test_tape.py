@@ -1,0 +1,118 @@
+"""The compiled tape's fast paths (_tape.FastOps) against the generic route.
+
+`a + b`, `a @ b`, `a.relu()`... take a compiled fast path for same-dtype float
+tensors; `tensor.binary`, `tensor.matmul` and `Tensor._unary` are the generic
+route every other call takes. Both must record entries that give the same
+values, the same gradients and the same in-place checks."""
+
+import numpy as np
+import pytest
+
+import cgrad as cg
+from cgrad import ops
+from cgrad.tensor import binary, matmul
+
+BINARY = [("add", ops.Add, lambda a, b: a + b), ("sub", ops.Sub, lambda a, b: a - b),
+          ("mul", ops.Mul, lambda a, b: a * b), ("div", ops.Div, lambda a, b: a / b)]
+UNARY = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "neg"]
+UNARY_OP = {"exp": ops.Exp, "log": ops.Log, "sqrt": ops.Sqrt, "abs": ops.Abs, "sin": ops.Sin,
+            "cos": ops.Cos, "tanh": ops.Tanh, "sigmoid": ops.Sigmoid, "relu": ops.Relu,
+            "neg": ops.Neg}
+
+
+def _pair(dtype, shape=(5, 7), seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 2.0, shape).astype(dtype)
+    b = rng.uniform(0.5, 2.0, shape).astype(dtype)
+    return a, b
+
+
+def _grads(fn, a, b, g):
+    ta = cg.tensor(a, requires_grad=True)
+    tb = cg.tensor(b, requires_grad=True)
+    y = fn(ta, tb)
+    y.backward(cg.tensor(g))
+    return y.data, ta.grad.data, tb.grad.data, y.grad_fn.name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,op,fn", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_fast_path_equals_generic_route(backend, dtype, name, op, fn):
+    a, b = _pair(dtype)
+    g = np.random.default_rng(1).standard_normal(a.shape).astype(dtype)
+    fast = _grads(fn, a, b, g)
+    slow = _grads(lambda x, y: binary(op, x, y), a, b, g)
+    assert fast[3] == slow[3] == name
+    for f, s in zip(fast[:3], slow[:3]):
+        assert f.dtype == s.dtype == dtype
+        np.testing.assert_array_equal(f, s)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_fast_path_equals_generic_route(backend, dtype, name):
+    a, _ = _pair(dtype)
+    g = np.random.default_rng(2).standard_normal(a.shape).astype(dtype)
+    out = []
+    for fast in (True, False):
+        t = cg.tensor(a, requires_grad=True)
+        y = getattr(t, name)() if fast else t._unary(UNARY_OP[name])
+        y.backward(cg.tensor(g))
+        out.append((y.data, t.grad.data, y.grad_fn.name))
+    assert out[0][2] == out[1][2]
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mkn", [(1, 1, 1), (8, 8, 8), (3, 17, 5), (33, 1, 9)])
+def test_matmul_fast_path_equals_numpy_and_generic_route(backend, dtype, mkn):
+    m, k, n = mkn
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((m, k))
+    b = rng.standard_normal((k, n))
+    g = rng.standard_normal((m, n))
+    fast = _grads(lambda x, y: x @ y, a.astype(dtype), b.astype(dtype), g.astype(dtype))
+    slow = _grads(matmul, a.astype(dtype), b.astype(dtype), g.astype(dtype))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    # the oracle: float64 NumPy with the hand-derived gradients
+    for got, want in zip(fast[:3], (a @ b, g @ b.T, a.T @ g)):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * k)
+    for f, s in zip(fast[:3], slow[:3]):
+        np.testing.assert_allclose(f, s, rtol=tol, atol=tol * k)
+
+
+def test_fast_paths_fall_back_for_everything_else(backend):
+    a = cg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)      # float32
+    d = cg.tensor(np.ones((2, 3)), dtype=cg.float64)
+    assert (a + d).dtype == cg.float64                                   # promotion
+    assert (a + 1).shape == (2, 3) and (1 + a).shape == (2, 3)           # scalars
+    assert (a * cg.tensor([1.0, 2.0, 3.0])).shape == (2, 3)              # broadcasting
+    assert (a.T @ a).shape == (3, 3)                                     # transposed view
+    i = cg.tensor([1, 2, 3], dtype=cg.int64)
+    assert (i + i).dtype == cg.int64 and not (i + i).requires_grad       # integers
+    assert i.relu().dtype == cg.float32                                  # cast, as _unary
+    with pytest.raises(ValueError, match="matmul"):
+        a @ a
+    with pytest.raises(ValueError, match="add"):
+        a + cg.ones(4)
+
+
+@pytest.mark.parametrize("make", [lambda a, b: a * b, lambda a, b: a / b, lambda a, b: a @ b,
+                                  lambda a, b: a.tanh() + b, lambda a, b: a.exp() + b],
+                         ids=["mul", "div", "matmul", "tanh", "exp"])
+def test_fast_paths_check_saved_versions(backend, make):
+    a = cg.tensor(np.full((3, 3), 0.5), requires_grad=True)
+    x = a * 1.0                           # a non-leaf, so it may be changed in place
+    b = cg.tensor(np.full((3, 3), 2.0), requires_grad=True)
+    y = make(x, b)
+    x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_fast_paths_record_nothing_under_no_grad(backend):
+    a = cg.tensor(np.ones((2, 2)), requires_grad=True)
+    with cg.no_grad():
+        for y in (a + a, a * a, a @ a, a.relu(), -a):
+            assert y.grad_fn is None and not y.requires_grad
