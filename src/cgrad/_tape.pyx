@@ -89,6 +89,10 @@ cdef class Node:
     cdef public object _saved
     cdef public object _retained    # {output index: weakref to tensor} or None
     cdef list _pending              # the engine's slots while queued, else None
+    # What ops stash most often, as C slots (anything else goes to __dict__).
+    cdef public object x, y, params, a, b, out, sa, sb, ta, tb
+    cdef int kind                   # a compiled backward (K_*), or 0: op.backward
+    cdef object kbw                 # the backward kernel's name, for K_UNARY / K_BINARY
     cdef dict __dict__
     cdef object __weakref__
 
@@ -106,11 +110,18 @@ cdef class Node:
 
     def free(self):
         """Drop inputs and every buffer saved for backward."""
-        getattr(self, "__dict__").clear()
-        self.inputs = None
-        self._saved = ()
-        self._retained = None
-        self.freed = True
+        _free(self)
+
+
+cdef inline void _free(Node n) except *:
+    d = getattr(n, "__dict__")
+    if d:
+        d.clear()
+    n.inputs = None
+    n._saved = ()
+    n._retained = None
+    n.x = n.y = n.params = n.a = n.b = n.out = n.sa = n.sb = None
+    n.freed = True
 
 
 cdef inline void _init_node(Node n, object op, object inputs, object needs) except *:
@@ -232,6 +243,14 @@ def record(op, tuple inputs, out, saves=(), bint saves_output=False, **stash):
     return res
 
 
+# Compiled backward kinds (Node.kind); 0 calls op.backward.
+DEF K_UNARY = 1      # dx = 0; <name>_backward(dx, g, x, y)
+DEF K_ADD = 2        # da = g, db = g
+DEF K_SUB = 3        # da = g, db = -g
+DEF K_BINARY = 4     # da = db = 0; <name>_backward(da, db, g, a, b, out)
+DEF K_MATMUL = 5     # 2-D: dA = G B^T, dB = A^T G
+
+
 # ---------------------------------------------------------------- fast paths
 # The most common calls, on float32/float64 Tensors of one dtype and shape
 # (C-contiguous for unary ops and matmul), skip the generic route (operand
@@ -268,8 +287,8 @@ cdef inline list _saves(TensorBase a, TensorBase b, TensorBase res, bint out):
     return saved
 
 
-cdef object _binary(str opname, str kname, bint saves_inputs, bint saves_out,
-                    TensorBase a, object other):
+cdef object _binary(str opname, str kname, str kbw, int kind, bint saves_inputs,
+                    bint saves_out, TensorBase a, object other):
     """a (op) other; the generic route unless both are same-shape float Tensors."""
     op = getattr(_OPS, opname)
     if not isinstance(other, TensorBase):
@@ -283,19 +302,22 @@ cdef object _binary(str opname, str kname, bint saves_inputs, bint saves_out,
     out = _empty_like(<cnp.ndarray>x)
     getattr(_bk.K, kname)(out, x, y)
     cdef TensorBase res = _new_tensor(out)
+    cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
         node = _new_node(op, (a, b), (a._rg, b._rg))
         node.a = x
         node.b = y
         node.out = out
+        node.kind = kind
+        node.kbw = kbw
         if saves_inputs or saves_out:
-            (<Node>node)._saved = _saves(a, b if saves_inputs else None, res, saves_out)
+            node._saved = _saves(a, b if saves_inputs else None, res, saves_out)
         res._rg = True
         res.grad_fn = node
     return res
 
 
-cdef object _unary(str opname, str kname, TensorBase a):
+cdef object _unary(str opname, str kname, str kbw, TensorBase a):
     """f(a); the generic route unless a is a C-contiguous float Tensor."""
     x = a.data
     if (not cnp.PyArray_CheckExact(x) or not _float_dtype(x.dtype)
@@ -304,12 +326,15 @@ cdef object _unary(str opname, str kname, TensorBase a):
     y = _empty_like(<cnp.ndarray>x)
     getattr(_bk.K, kname)(y, x)
     cdef TensorBase res = _new_tensor(y)
+    cdef Node node
     if a._rg and _mode.enabled:
         node = _new_node(getattr(_OPS, opname), (a,), (True,))
         node.x = x
         node.y = y
         node.params = ()
-        (<Node>node)._saved = _saves(a, None, res, True)
+        node.kind = K_UNARY
+        node.kbw = kbw
+        node._saved = _saves(a, None, res, True)
         res._rg = True
         res.grad_fn = node
     return res
@@ -338,14 +363,15 @@ cdef object _matmul(TensorBase a, object other):
     out = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
     _bk.K.matmul(out, x, y, False, False, False)
     cdef TensorBase res = _new_tensor(out)
+    cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
-        op = _OPS.MatMul
-        node = _new_node(op, (a, b), (a._rg, b._rg))
+        node = _new_node(_OPS.MatMul, (a, b), (a._rg, b._rg))
         node.sa = x
         node.ta = False
         node.sb = y
         node.tb = False
-        (<Node>node)._saved = _saves(a, b, res, False)
+        node.kind = K_MATMUL
+        node._saved = _saves(a, b, res, False)
         res._rg = True
         res.grad_fn = node
     return res
@@ -355,25 +381,25 @@ cdef class FastOps(TensorBase):
     """Tensor methods with a compiled fast path (tensor.Tensor derives from this)."""
 
     def __add__(self, o):
-        return _binary("Add", "add_forward", False, False, self, o)
+        return _binary("Add", "add_forward", None, K_ADD, False, False, self, o)
 
     def __radd__(self, o):
         return _slow_binary(_OPS.Add, o, self)
 
     def __sub__(self, o):
-        return _binary("Sub", "sub_forward", False, False, self, o)
+        return _binary("Sub", "sub_forward", None, K_SUB, False, False, self, o)
 
     def __rsub__(self, o):
         return _slow_binary(_OPS.Sub, o, self)
 
     def __mul__(self, o):
-        return _binary("Mul", "mul_forward", True, False, self, o)
+        return _binary("Mul", "mul_forward", "mul_backward", K_BINARY, True, False, self, o)
 
     def __rmul__(self, o):
         return _slow_binary(_OPS.Mul, o, self)
 
     def __truediv__(self, o):
-        return _binary("Div", "div_forward", True, True, self, o)
+        return _binary("Div", "div_forward", "div_backward", K_BINARY, True, True, self, o)
 
     def __rtruediv__(self, o):
         return _slow_binary(_OPS.Div, o, self)
@@ -385,34 +411,34 @@ cdef class FastOps(TensorBase):
         return _slow_matmul(o, self)
 
     def __neg__(self):
-        return _unary("Neg", "neg_forward", self)
+        return _unary("Neg", "neg_forward", "neg_backward", self)
 
     def exp(self):
-        return _unary("Exp", "exp_forward", self)
+        return _unary("Exp", "exp_forward", "exp_backward", self)
 
     def log(self):
-        return _unary("Log", "log_forward", self)
+        return _unary("Log", "log_forward", "log_backward", self)
 
     def sqrt(self):
-        return _unary("Sqrt", "sqrt_forward", self)
+        return _unary("Sqrt", "sqrt_forward", "sqrt_backward", self)
 
     def abs(self):
-        return _unary("Abs", "abs_forward", self)
+        return _unary("Abs", "abs_forward", "abs_backward", self)
 
     def sin(self):
-        return _unary("Sin", "sin_forward", self)
+        return _unary("Sin", "sin_forward", "sin_backward", self)
 
     def cos(self):
-        return _unary("Cos", "cos_forward", self)
+        return _unary("Cos", "cos_forward", "cos_backward", self)
 
     def tanh(self):
-        return _unary("Tanh", "tanh_forward", self)
+        return _unary("Tanh", "tanh_forward", "tanh_backward", self)
 
     def sigmoid(self):
-        return _unary("Sigmoid", "sigmoid_forward", self)
+        return _unary("Sigmoid", "sigmoid_forward", "sigmoid_backward", self)
 
     def relu(self):
-        return _unary("Relu", "relu_forward", self)
+        return _unary("Relu", "relu_forward", "relu_backward", self)
 
 
 # ---------------------------------------------------------------- backward
@@ -443,14 +469,71 @@ def new_slot(g):
     return s
 
 
+cdef inline bint _same_shape(cnp.ndarray p, cnp.ndarray q):
+    cdef int i, nd = cnp.PyArray_NDIM(p)
+    if nd != cnp.PyArray_NDIM(q):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIMS(p)[i] != cnp.PyArray_DIMS(q)[i]:
+            return False
+    return True
+
+
 cpdef prepare_grad(g, TensorBase t):
     """Bring a gradient to tensor t's shape and dtype."""
     d = t.data
-    if g.shape != d.shape:
+    if not (cnp.PyArray_Check(g) and cnp.PyArray_Check(d) and _same_shape(g, d)):
         g = _sum_to(g, d.shape)
     if g.dtype is not d.dtype and g.dtype != d.dtype:
         g = g.astype(d.dtype)
     return g
+
+
+cdef inline cnp.ndarray _zeros_like(cnp.ndarray x):
+    return cnp.PyArray_ZEROS(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+
+
+cdef tuple _compiled_backward(Node n, g):
+    """The backward of the entries the fast paths record: the same math as
+    the op's Python backward in ops.py (tests/test_tape.py compares them)."""
+    K = _bk.K
+    cdef int kind = n.kind
+    if kind == K_ADD:
+        return (g, g)
+    g = _contig(g)
+    needs = n.needs_input_grad
+    if kind == K_UNARY:
+        dx = _zeros_like(<cnp.ndarray>n.x)
+        getattr(K, n.kbw)(dx, g, n.x, n.y)
+        return (dx,)
+    da = db = None
+    if kind == K_SUB:
+        if needs[1]:
+            db = _empty_like(<cnp.ndarray>g)
+            K.neg_forward(db, g)
+        return (g, db)
+    if kind == K_BINARY:
+        out = n.out
+        if needs[0]:
+            da = _zeros_like(<cnp.ndarray>out)
+        if needs[1]:
+            db = _zeros_like(<cnp.ndarray>out)
+        getattr(K, n.kbw)(da, db, g, n.a, n.b, out)
+        return (da, db)
+    # K_MATMUL, operands stored untransposed: A (m, k), B (k, n), G (m, n)
+    cdef cnp.npy_intp dims[2]
+    sa, sb = n.sa, n.sb
+    if needs[0]:
+        dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>g)[0]
+        dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>sb)[0]
+        da = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
+        K.matmul(da, g, sb, False, True, False)
+    if needs[1]:
+        dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>sa)[1]
+        dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>g)[1]
+        db = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
+        K.matmul(db, sa, g, True, False, False)
+    return (da, db)
 
 
 cdef class _Engine:
@@ -538,7 +621,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             _check_versions(node)
             if node.n_outputs == 1:
                 g0 = (<_Slot>slots[0]).g
-                grads = node.op.backward(node, g0)
+                if node.kind:
+                    grads = _compiled_backward(node, g0)
+                else:
+                    grads = node.op.backward(node, g0)
                 gouts = None
             else:
                 gouts = [None if s is None else (<_Slot>s).g for s in slots]
@@ -569,7 +655,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     if sent[i] is not None:
                         e.send(<TensorBase>ins[i], sent[i])
             if not retain:
-                node.free()
+                _free(node)
     finally:
         for item in e.heap:                      # an exception left entries queued
             (<Node>item[1])._pending = None
