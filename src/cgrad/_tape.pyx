@@ -90,7 +90,7 @@ cdef class Node:
     cdef public object _retained    # {output index: weakref to tensor} or None
     cdef list _pending              # the engine's slots while queued, else None
     # What ops stash most often, as C slots (anything else goes to __dict__).
-    cdef public object x, y, params, a, b, out, sa, sb, ta, tb
+    cdef public object x, y, params, a, b, out, sa, sb, ta, tb, x2, w, z, act, has_b, lead
     cdef int kind                   # a compiled backward (K_*), or 0: op.backward
     cdef object kbw                 # the backward kernel's name, for K_UNARY / K_BINARY
     cdef dict __dict__
@@ -120,7 +120,7 @@ cdef inline void _free(Node n) except *:
     n.inputs = None
     n._saved = ()
     n._retained = None
-    n.x = n.y = n.params = n.a = n.b = n.out = n.sa = n.sb = None
+    n.x = n.y = n.params = n.a = n.b = n.out = n.sa = n.sb = n.x2 = n.w = n.z = None
     n.freed = True
 
 
@@ -249,6 +249,7 @@ DEF K_ADD = 2        # da = g, db = g
 DEF K_SUB = 3        # da = g, db = -g
 DEF K_BINARY = 4     # da = db = 0; <name>_backward(da, db, g, a, b, out)
 DEF K_MATMUL = 5     # 2-D: dA = G B^T, dB = A^T G
+DEF K_LINEAR = 6     # 2-D x: dx = dw = db = 0; linear_backward(dx, dw, db, g, x, w, z, y, act)
 
 
 # ---------------------------------------------------------------- fast paths
@@ -261,6 +262,8 @@ DEF K_MATMUL = 5     # 2-D: dA = G B^T, dB = A^T G
 cdef object _OPS = None            # ops module
 cdef object _slow_binary = None    # tensor.binary(op, a, b)
 cdef object _slow_matmul = None    # tensor.matmul(a, b)
+cdef object _slow_linear = None    # nn.functional.linear(x, w, b, activation=)
+cdef dict _ACT = None              # activation name -> linear kernel code
 cdef object _F32 = np.dtype(np.float32)
 cdef object _F64 = np.dtype(np.float64)
 
@@ -268,6 +271,14 @@ cdef object _F64 = np.dtype(np.float64)
 def _configure_fast(ops_module, binary, matmul):
     global _OPS, _slow_binary, _slow_matmul
     _OPS, _slow_binary, _slow_matmul = ops_module, binary, matmul
+
+
+def _configure_linear(linear_op, act_codes, slow_linear):
+    global _OP_LINEAR, _ACT, _slow_linear
+    _OP_LINEAR, _ACT, _slow_linear = linear_op, act_codes, slow_linear
+
+
+cdef object _OP_LINEAR = None      # ops_nn.Linear
 
 
 cdef inline bint _float_dtype(object dt):
@@ -372,6 +383,64 @@ cdef object _matmul(TensorBase a, object other):
         node.tb = False
         node.kind = K_MATMUL
         node._saved = _saves(a, b, res, False)
+        res._rg = True
+        res.grad_fn = node
+    return res
+
+
+cdef inline bint _plain(object x, int nd, int typenum):
+    """x is an exact, C-contiguous, aligned, native-order ndarray of nd dims and typenum."""
+    return (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == nd
+            and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x))
+
+
+def linear(x, weight, bias=None, activation=None):
+    """nn.Linear's forward: y = act(x W^T + b) in one fused kernel and one
+    tape entry. 2-D C-contiguous float inputs of one dtype go straight to the
+    kernel; anything else to nn.functional.linear (which checks and converts)."""
+    if not (isinstance(x, TensorBase) and isinstance(weight, TensorBase)
+            and (bias is None or isinstance(bias, TensorBase))):
+        return _slow_linear(x, weight, bias, activation=activation)
+    code = _ACT.get(activation) if activation is None or isinstance(activation, str) else None
+    xd = (<TensorBase>x).data
+    wd = (<TensorBase>weight).data
+    bd = None if bias is None else (<TensorBase>bias).data
+    if code is None or not cnp.PyArray_CheckExact(xd):
+        return _slow_linear(x, weight, bias, activation=activation)
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>xd)
+    if ((typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not _plain(xd, 2, typenum)
+            or not _plain(wd, 2, typenum)
+            or cnp.PyArray_DIMS(<cnp.ndarray>xd)[1] != cnp.PyArray_DIMS(<cnp.ndarray>wd)[1]
+            or (bd is not None and (not _plain(bd, 1, typenum) or
+                                    cnp.PyArray_DIMS(<cnp.ndarray>bd)[0]
+                                    != cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]))):
+        return _slow_linear(x, weight, bias, activation=activation)
+    cdef int act = code
+    cdef cnp.npy_intp dims[2]
+    dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>xd)[0]
+    dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]
+    y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if act >= 2 else None   # gelu's backward reads z
+    _bk.K.linear_forward(y, z, xd, wd, bd, act)
+    cdef TensorBase res = _new_tensor(y)
+    cdef TensorBase tx = <TensorBase>x, tw = <TensorBase>weight
+    cdef bint rb = bias is not None and (<TensorBase>bias)._rg
+    cdef Node node
+    if (tx._rg or tw._rg or rb) and _mode.enabled:
+        if bias is None:
+            node = _new_node(_OP_LINEAR, (x, weight), (tx._rg, tw._rg))
+        else:
+            node = _new_node(_OP_LINEAR, (x, weight, bias), (tx._rg, tw._rg, rb))
+        node.x2 = xd
+        node.w = wd
+        node.has_b = bias is not None
+        node.z = z
+        node.y = y
+        node.act = act
+        node.lead = (dims[0],)
+        node.kind = K_LINEAR
+        node._saved = _saves(tx, tw, res, True)
         res._rg = True
         res.grad_fn = node
     return res
@@ -520,6 +589,17 @@ cdef tuple _compiled_backward(Node n, g):
             db = _zeros_like(<cnp.ndarray>out)
         getattr(K, n.kbw)(da, db, g, n.a, n.b, out)
         return (da, db)
+    if kind == K_LINEAR:
+        x2, w = n.x2, n.w
+        dx = _zeros_like(<cnp.ndarray>x2) if needs[0] else None
+        dw = _zeros_like(<cnp.ndarray>w) if needs[1] else None
+        has_b = n.has_b
+        if has_b and needs[2]:
+            db = cnp.PyArray_ZEROS(1, cnp.PyArray_DIMS(<cnp.ndarray>w), cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
+        y = n.y
+        scratch = _empty_like(<cnp.ndarray>y) if n.act else None
+        K.linear_backward(dx, dw, db, g, x2, w, n.z, y, n.act, scratch)
+        return (dx, dw, db) if has_b else (dx, dw)
     # K_MATMUL, operands stored untransposed: A (m, k), B (k, n), G (m, n)
     cdef cnp.npy_intp dims[2]
     sa, sb = n.sa, n.sb
@@ -541,7 +621,9 @@ cdef class _Engine:
     cdef dict leaves       # id(tensor) -> (tensor, _Slot)
     cdef object observer
 
-    cdef int send(self, TensorBase t, g) except -1:
+    cdef int send(self, TensorBase t, g, bint owned) except -1:
+        """Queue gradient g for t; `owned`: g is a fresh array nobody else holds
+        (the engine may then add into it and hand it to a leaf without a copy)."""
         cdef _Slot slot
         cdef Node node
         cdef tuple entry
@@ -552,6 +634,7 @@ cdef class _Engine:
             if entry is None:
                 slot = _Slot.__new__(_Slot)
                 slot.g = g
+                slot.owned = owned
                 self.leaves[id(t)] = (t, slot)
             else:
                 (<_Slot>entry[1]).add(g)
@@ -570,6 +653,7 @@ cdef class _Engine:
         if cur is None:
             slot = _Slot.__new__(_Slot)
             slot.g = g
+            slot.owned = owned
             node._pending[t._out_idx] = slot
         else:
             (<_Slot>cur).add(g)
@@ -585,6 +669,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
     cdef _Slot slot
     cdef list slots, gouts, sent
     cdef Py_ssize_t i, idx, n_in
+    cdef int kind
     cdef bint retain = bool(retain_graph)
     e.heap = []
     e.leaves = {}
@@ -601,7 +686,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
         t = <TensorBase?>x
         if not t._rg:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        e.send(t, g)
+        e.send(t, g, False)
 
     try:
         while e.heap:
@@ -633,6 +718,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             needs = node.needs_input_grad
             n_in = len(ins)
             if observer is None:
+                # compiled backwards return fresh arrays (add's and sub's da are g itself)
+                kind = node.kind
                 for i in range(n_in):
                     x = ins[i]
                     if x is None or not needs[i]:
@@ -640,7 +727,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     g = grads[i]
                     if g is None:
                         continue
-                    e.send(<TensorBase>x, prepare_grad(g, <TensorBase>x))
+                    e.send(<TensorBase>x, prepare_grad(g, <TensorBase>x),
+                           kind != 0 and kind != K_ADD and not (kind == K_SUB and i == 0))
             else:
                 if gouts is None:
                     gouts = [g0]
@@ -653,7 +741,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 observer.node(node, gouts, grads, sent)
                 for i in range(n_in):
                     if sent[i] is not None:
-                        e.send(<TensorBase>ins[i], sent[i])
+                        e.send(<TensorBase>ins[i], sent[i], False)
             if not retain:
                 _free(node)
     finally:
@@ -702,3 +790,28 @@ cpdef _accumulate_grad(TensorBase t, _Slot slot):
             s = _np_empty(g.shape, dtype=g.dtype)
             _bk.K.add_forward(s, _contig(dst), _contig(g))
             t.grad = _new_tensor(s)
+
+
+# ---------------------------------------------------------------- optimizers
+def grad_pairs(params, str who):
+    """[(p, g)] for the parameters with a gradient: g is p.grad's array, in p's
+    dtype and C-contiguous. Raises, naming `who`, for a gradient of the wrong
+    shape or a parameter array the in-place kernels cannot update."""
+    cdef list out = []
+    cdef TensorBase p, gt
+    for obj in params:
+        p = <TensorBase?>obj
+        if p.grad is None:
+            continue
+        gt = <TensorBase?>p.grad
+        d = p.data
+        g = gt.data
+        if not (cnp.PyArray_Check(g) and cnp.PyArray_Check(d) and _same_shape(g, d)):
+            raise ValueError(f"{who}: a gradient of shape {g.shape} for a parameter of shape "
+                             f"{d.shape}")
+        if not (cnp.PyArray_ISCONTIGUOUS(<cnp.ndarray>d) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>d)):
+            raise ValueError(f"{who}: parameters must be contiguous and writable arrays")
+        if cnp.PyArray_TYPE(<cnp.ndarray>g) != cnp.PyArray_TYPE(<cnp.ndarray>d):
+            g = g.astype(d.dtype)
+        out.append((p, _contig(g)))
+    return out

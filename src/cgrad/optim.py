@@ -10,12 +10,9 @@ import copy
 
 import numpy as np
 
+from . import _tape
 from . import backend as _bk
 from .tensor import Tensor
-
-
-def _contig(a):
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 class Optimizer:
@@ -73,20 +70,8 @@ class Optimizer:
                     p.grad.data[...] = 0
 
     def _params_with_grad(self, group):
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.shape != p.shape:
-                raise ValueError(f"{type(self).__name__}.step: a gradient of shape {p.grad.shape} "
-                                 f"for a parameter of shape {p.shape}")
-            d = p.data
-            if not (d.flags.c_contiguous and d.flags.writeable):
-                raise ValueError(f"{type(self).__name__}.step: parameters must be contiguous and "
-                                 "writable arrays")
-            g = p.grad.data
-            if g.dtype != d.dtype:
-                g = g.astype(d.dtype)
-            yield p, _contig(g)
+        """[(p, gradient array)] for the group's parameters that have a gradient (checked)."""
+        return _tape.grad_pairs(group["params"], f"{type(self).__name__}.step")
 
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{options, 'params': [indices]}]}"""
@@ -144,8 +129,11 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
+        step = _bk.K.sgd_step
         for group in self.param_groups:
             lr, mom = float(group["lr"]), float(group["momentum"])
+            damp, wd = float(group["dampening"]), float(group["weight_decay"])
+            nesterov = bool(group["nesterov"])
             for p, g in self._params_with_grad(group):
                 buf, first = None, False
                 if mom != 0.0:
@@ -154,8 +142,7 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = st["momentum_buffer"] = np.empty_like(p.data)
                         first = True
-                _bk.K.sgd_step(p.data, g, buf, lr, mom, float(group["dampening"]),
-                               float(group["weight_decay"]), bool(group["nesterov"]), first)
+                step(p.data, g, buf, lr, mom, damp, wd, nesterov, first)
                 p._vc[0] += 1
         return loss
 

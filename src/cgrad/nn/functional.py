@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from .. import ops_nn
+from .. import _tape, ops_nn
 from ..creation import generator
 from ..ops import apply, broadcast_shape
 from ..tensor import Tensor, to_array, _F32
@@ -68,7 +68,13 @@ def log_softmax(input, dim=-1):
 # ------------------------------------------------------------ layers
 def linear(input, weight, bias=None, activation=None):
     """y = input @ weight^T + bias, then an optional fused activation
-    (None, "relu", "gelu" or "gelu_tanh": one kernel pass, one tape entry)."""
+    (None, "relu", "gelu" or "gelu_tanh": one kernel pass, one tape entry).
+    2-D float inputs of one dtype take a compiled path (_tape.linear); the
+    rest is checked, converted and flattened by _linear_generic."""
+    return _tape.linear(input, weight, bias, activation)
+
+
+def _linear_generic(input, weight, bias=None, activation=None):
     x, w = _float(input, "linear"), _float(weight, "linear")
     if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
@@ -87,6 +93,9 @@ def linear(input, weight, bias=None, activation=None):
         dt = np.promote_types(dt, b.data.dtype)
     ts = [t if t.data.dtype == dt else t.to(dt) for t in ts]
     return apply(ops_nn.Linear, *ts, act=ops_nn.ACT[activation])
+
+
+_tape._configure_linear(ops_nn.Linear, ops_nn.ACT, _linear_generic)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
