@@ -9,7 +9,7 @@ never need a gradient); they travel as parameters.
 import numpy as np
 
 from . import backend as _bk
-from .ops import Op, _c, _zeros_if
+from .ops import Op, _broadcast, _c, _zeros_if
 
 ACT = {None: 0, "relu": 1, "gelu": 2, "gelu_tanh": 3}
 REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -72,9 +72,9 @@ def _row_grads(g, reduction, n, count, dtype):
     if reduction == "none":
         return _c(g)
     dl = np.empty(n, dtype=dtype)
-    gb = np.broadcast_to(np.asarray(g, dtype=dtype), (n,))
+    gb = _broadcast(np.asarray(g, dtype=dtype), (n,))
     if reduction == "mean":
-        _bk.K.div_forward(dl, gb, np.broadcast_to(np.array(count, dtype=dtype), (n,)))
+        _bk.K.div_forward(dl, gb, _broadcast(np.array(count, dtype=dtype), (n,)))
     else:
         dl[...] = gb
     return dl
@@ -100,7 +100,7 @@ class CrossEntropy(Op):
     def backward(ctx, g):
         p = ctx.p
         dl = _row_grads(g, ctx.reduction, p.shape[0], ctx.count, p.dtype)
-        dx = np.zeros_like(p)
+        dx = np.zeros(p.shape, dtype=p.dtype)
         _bk.K.cross_entropy_backward(dx, dl, p, ctx.target, ctx.ignore)
         return (dx,)
 
