@@ -17,6 +17,12 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+from cpython.ref cimport PyObject
+from cpython.dict cimport PyDict_Clear
+
+cdef extern from "Python.h":
+    PyObject **_PyObject_GetDictPtr(object)   # the instance dict slot; never creates it
+
 cdef object _heappush = heapq.heappush
 cdef object _heappop = heapq.heappop
 cdef object _np_empty = np.empty
@@ -30,6 +36,25 @@ cdef object _tensor_cls = None     # cgrad.Tensor, a Python subclass of TensorBa
 cdef object _sum_to = None         # autograd._sum_to
 
 
+cdef object _K = None              # the active kernel module (backend.K), pushed by _set_backend
+cdef dict _kfn = {}                # its functions by name, looked up once
+
+
+def _set_backend(K):
+    """backend._set tells the tape which kernel module is active."""
+    global _K
+    _K = K
+    _kfn.clear()
+
+
+cdef inline object _kernel(str name):
+    f = _kfn.get(name)
+    if f is None:
+        f = getattr(_K, name)
+        _kfn[name] = f
+    return f
+
+
 def _configure(mode, bk, tensor_cls, sum_to):
     """Called once by autograd.py / tensor.py at import time."""
     global _mode, _bk, _tensor_cls, _sum_to
@@ -37,6 +62,7 @@ def _configure(mode, bk, tensor_cls, sum_to):
         _mode = mode
     if bk is not None:
         _bk = bk
+        _set_backend(bk.K)
     if tensor_cls is not None:
         _tensor_cls = tensor_cls
     if sum_to is not None:
@@ -88,11 +114,11 @@ cdef class Node:
     cdef public Py_ssize_t n_outputs
     cdef public object _saved
     cdef public object _retained    # {output index: weakref to tensor} or None
-    cdef list _pending              # the engine's slots while queued, else None
+    cdef object _pending            # while queued: the _Slot (one output) or a list of them
     # What ops stash most often, as C slots (anything else goes to __dict__).
     cdef public object x, y, params, a, b, out, sa, sb, ta, tb, x2, w, z, act, has_b, lead
     cdef int kind                   # a compiled backward (K_*), or 0: op.backward
-    cdef object kbw                 # the backward kernel's name, for K_UNARY / K_BINARY
+    cdef str kbw                    # the backward kernel's name, for K_UNARY / K_BINARY
     cdef dict __dict__
     cdef object __weakref__
 
@@ -101,6 +127,16 @@ cdef class Node:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+    def __lt__(self, Node other):
+        # the engine's heap pops the highest sequence number first
+        return self.seq > other.seq
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self) >> 4
 
     def next_functions(self):
         return tuple(None if t is None else t.grad_fn for t in (self.inputs or ()))
@@ -114,9 +150,9 @@ cdef class Node:
 
 
 cdef inline void _free(Node n) except *:
-    d = getattr(n, "__dict__")
-    if d:
-        d.clear()
+    cdef PyObject **dp = _PyObject_GetDictPtr(n)
+    if dp != NULL and dp[0] != NULL:
+        PyDict_Clear(<object>dp[0])
     n.inputs = None
     n._saved = ()
     n._retained = None
@@ -264,13 +300,19 @@ cdef object _slow_binary = None    # tensor.binary(op, a, b)
 cdef object _slow_matmul = None    # tensor.matmul(a, b)
 cdef object _slow_linear = None    # nn.functional.linear(x, w, b, activation=)
 cdef dict _ACT = None              # activation name -> linear kernel code
-cdef object _F32 = np.dtype(np.float32)
-cdef object _F64 = np.dtype(np.float64)
+
+
+cdef object _Add, _Sub, _Mul, _Div, _MatMul
+cdef dict _UNARY_OPS = {}          # "Relu" -> ops.Relu, ...
 
 
 def _configure_fast(ops_module, binary, matmul):
-    global _OPS, _slow_binary, _slow_matmul
+    global _OPS, _slow_binary, _slow_matmul, _Add, _Sub, _Mul, _Div, _MatMul
     _OPS, _slow_binary, _slow_matmul = ops_module, binary, matmul
+    _Add, _Sub, _Mul, _Div, _MatMul = (ops_module.Add, ops_module.Sub, ops_module.Mul,
+                                       ops_module.Div, ops_module.MatMul)
+    for name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu"):
+        _UNARY_OPS[name.capitalize()] = getattr(ops_module, name.capitalize())
 
 
 def _configure_linear(linear_op, act_codes, slow_linear):
@@ -281,8 +323,14 @@ def _configure_linear(linear_op, act_codes, slow_linear):
 cdef object _OP_LINEAR = None      # ops_nn.Linear
 
 
-cdef inline bint _float_dtype(object dt):
-    return dt is _F32 or dt is _F64
+cdef inline bint _same_shape(cnp.ndarray p, cnp.ndarray q):
+    cdef int i, nd = cnp.PyArray_NDIM(p)
+    if nd != cnp.PyArray_NDIM(q):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIMS(p)[i] != cnp.PyArray_DIMS(q)[i]:
+            return False
+    return True
 
 
 cdef inline cnp.ndarray _empty_like(cnp.ndarray x):
@@ -298,20 +346,28 @@ cdef inline list _saves(TensorBase a, TensorBase b, TensorBase res, bint out):
     return saved
 
 
-cdef object _binary(str opname, str kname, str kbw, int kind, bint saves_inputs,
+cdef inline bint _float_array(object x):
+    """An exact ndarray of native-order float32/float64."""
+    if not cnp.PyArray_CheckExact(x):
+        return False
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    return (t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
+
+
+cdef object _binary(object op, str kname, str kbw, int kind, bint saves_inputs,
                     bint saves_out, TensorBase a, object other):
     """a (op) other; the generic route unless both are same-shape float Tensors."""
-    op = getattr(_OPS, opname)
     if not isinstance(other, TensorBase):
         return _slow_binary(op, a, other)
     cdef TensorBase b = <TensorBase>other
     x = a.data
     y = b.data
-    if (not cnp.PyArray_CheckExact(x) or not cnp.PyArray_CheckExact(y)
-            or x.dtype is not y.dtype or not _float_dtype(x.dtype) or x.shape != y.shape):
+    if (not _float_array(x) or not _float_array(y)
+            or cnp.PyArray_TYPE(<cnp.ndarray>x) != cnp.PyArray_TYPE(<cnp.ndarray>y)
+            or not _same_shape(x, y)):
         return _slow_binary(op, a, b)
     out = _empty_like(<cnp.ndarray>x)
-    getattr(_bk.K, kname)(out, x, y)
+    _kernel(kname)(out, x, y)
     cdef TensorBase res = _new_tensor(out)
     cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
@@ -331,15 +387,15 @@ cdef object _binary(str opname, str kname, str kbw, int kind, bint saves_inputs,
 cdef object _unary(str opname, str kname, str kbw, TensorBase a):
     """f(a); the generic route unless a is a C-contiguous float Tensor."""
     x = a.data
-    if (not cnp.PyArray_CheckExact(x) or not _float_dtype(x.dtype)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)):
-        return a._unary(getattr(_OPS, opname))
+    op = _UNARY_OPS[opname]
+    if not _float_array(x) or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x):
+        return a._unary(op)
     y = _empty_like(<cnp.ndarray>x)
-    getattr(_bk.K, kname)(y, x)
+    _kernel(kname)(y, x)
     cdef TensorBase res = _new_tensor(y)
     cdef Node node
     if a._rg and _mode.enabled:
-        node = _new_node(getattr(_OPS, opname), (a,), (True,))
+        node = _new_node(op, (a,), (True,))
         node.x = x
         node.y = y
         node.params = ()
@@ -358,9 +414,9 @@ cdef object _matmul(TensorBase a, object other):
     cdef TensorBase b = <TensorBase>other
     x = a.data
     y = b.data
-    if (not cnp.PyArray_CheckExact(x) or not cnp.PyArray_CheckExact(y)
+    if (not _float_array(x) or not _float_array(y)
             or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>y) != 2
-            or x.dtype is not y.dtype or not _float_dtype(x.dtype)
+            or cnp.PyArray_TYPE(<cnp.ndarray>x) != cnp.PyArray_TYPE(<cnp.ndarray>y)
             or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
             or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>y)):
         return _slow_matmul(a, b)
@@ -372,11 +428,11 @@ cdef object _matmul(TensorBase a, object other):
     dims[0] = dx[0]
     dims[1] = dy[1]
     out = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
-    _bk.K.matmul(out, x, y, False, False, False)
+    _kernel("matmul")(out, x, y, False, False, False)
     cdef TensorBase res = _new_tensor(out)
     cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
-        node = _new_node(_OPS.MatMul, (a, b), (a._rg, b._rg))
+        node = _new_node(_MatMul, (a, b), (a._rg, b._rg))
         node.sa = x
         node.ta = False
         node.sb = y
@@ -422,7 +478,7 @@ def linear(x, weight, bias=None, activation=None):
     dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]
     y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if act >= 2 else None   # gelu's backward reads z
-    _bk.K.linear_forward(y, z, xd, wd, bd, act)
+    _kernel("linear_forward")(y, z, xd, wd, bd, act)
     cdef TensorBase res = _new_tensor(y)
     cdef TensorBase tx = <TensorBase>x, tw = <TensorBase>weight
     cdef bint rb = bias is not None and (<TensorBase>bias)._rg
@@ -450,28 +506,28 @@ cdef class FastOps(TensorBase):
     """Tensor methods with a compiled fast path (tensor.Tensor derives from this)."""
 
     def __add__(self, o):
-        return _binary("Add", "add_forward", None, K_ADD, False, False, self, o)
+        return _binary(_Add, "add_forward", None, K_ADD, False, False, self, o)
 
     def __radd__(self, o):
-        return _slow_binary(_OPS.Add, o, self)
+        return _slow_binary(_Add, o, self)
 
     def __sub__(self, o):
-        return _binary("Sub", "sub_forward", None, K_SUB, False, False, self, o)
+        return _binary(_Sub, "sub_forward", None, K_SUB, False, False, self, o)
 
     def __rsub__(self, o):
-        return _slow_binary(_OPS.Sub, o, self)
+        return _slow_binary(_Sub, o, self)
 
     def __mul__(self, o):
-        return _binary("Mul", "mul_forward", "mul_backward", K_BINARY, True, False, self, o)
+        return _binary(_Mul, "mul_forward", "mul_backward", K_BINARY, True, False, self, o)
 
     def __rmul__(self, o):
-        return _slow_binary(_OPS.Mul, o, self)
+        return _slow_binary(_Mul, o, self)
 
     def __truediv__(self, o):
-        return _binary("Div", "div_forward", "div_backward", K_BINARY, True, True, self, o)
+        return _binary(_Div, "div_forward", "div_backward", K_BINARY, True, True, self, o)
 
     def __rtruediv__(self, o):
-        return _slow_binary(_OPS.Div, o, self)
+        return _slow_binary(_Div, o, self)
 
     def __matmul__(self, o):
         return _matmul(self, o)
@@ -522,7 +578,7 @@ cdef class _Slot:
     cdef public bint owned
 
     cdef add(self, g):
-        K = _bk.K
+        K = _K
         if not self.owned:
             s = _np_empty(self.g.shape, dtype=self.g.dtype)
             K.add_forward(s, _contig(self.g), _contig(g))
@@ -536,16 +592,6 @@ def new_slot(g):
     cdef _Slot s = _Slot.__new__(_Slot)
     s.g = g
     return s
-
-
-cdef inline bint _same_shape(cnp.ndarray p, cnp.ndarray q):
-    cdef int i, nd = cnp.PyArray_NDIM(p)
-    if nd != cnp.PyArray_NDIM(q):
-        return False
-    for i in range(nd):
-        if cnp.PyArray_DIMS(p)[i] != cnp.PyArray_DIMS(q)[i]:
-            return False
-    return True
 
 
 cpdef prepare_grad(g, TensorBase t):
@@ -565,7 +611,7 @@ cdef inline cnp.ndarray _zeros_like(cnp.ndarray x):
 cdef tuple _compiled_backward(Node n, g):
     """The backward of the entries the fast paths record: the same math as
     the op's Python backward in ops.py (tests/test_tape.py compares them)."""
-    K = _bk.K
+    K = _K
     cdef int kind = n.kind
     if kind == K_ADD:
         return (g, g)
@@ -573,7 +619,7 @@ cdef tuple _compiled_backward(Node n, g):
     needs = n.needs_input_grad
     if kind == K_UNARY:
         dx = _zeros_like(<cnp.ndarray>n.x)
-        getattr(K, n.kbw)(dx, g, n.x, n.y)
+        _kernel(n.kbw)(dx, g, n.x, n.y)
         return (dx,)
     da = db = None
     if kind == K_SUB:
@@ -587,7 +633,7 @@ cdef tuple _compiled_backward(Node n, g):
             da = _zeros_like(<cnp.ndarray>out)
         if needs[1]:
             db = _zeros_like(<cnp.ndarray>out)
-        getattr(K, n.kbw)(da, db, g, n.a, n.b, out)
+        _kernel(n.kbw)(da, db, g, n.a, n.b, out)
         return (da, db)
     if kind == K_LINEAR:
         x2, w = n.x2, n.w
@@ -646,9 +692,19 @@ cdef class _Engine:
                 f"buffers of '{node.name}' were freed by the first backward(). "
                 "Specify retain_graph=True on the first call if you need to "
                 "backward twice.")
+        if node.n_outputs == 1:
+            if node._pending is None:
+                slot = _Slot.__new__(_Slot)
+                slot.g = g
+                slot.owned = owned
+                node._pending = slot
+                _heappush(self.heap, node)
+            else:
+                (<_Slot>node._pending).add(g)
+            return 0
         if node._pending is None:
             node._pending = [None] * node.n_outputs
-            _heappush(self.heap, (-node.seq, node))
+            _heappush(self.heap, node)
         cur = node._pending[t._out_idx]
         if cur is None:
             slot = _Slot.__new__(_Slot)
@@ -690,8 +746,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
 
     try:
         while e.heap:
-            node = <Node>(_heappop(e.heap)[1])
-            slots = node._pending
+            node = <Node>_heappop(e.heap)
+            slots = [node._pending] if node.n_outputs == 1 else node._pending
             node._pending = None
             if node._retained:
                 for idx, ref in node._retained.items():
@@ -746,7 +802,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                 _free(node)
     finally:
         for item in e.heap:                      # an exception left entries queued
-            (<Node>item[1])._pending = None
+            (<Node>item)._pending = None
         e.heap = []
 
     if observer is not None:
@@ -785,10 +841,10 @@ cpdef _accumulate_grad(TensorBase t, _Slot slot):
     else:
         dst = (<TensorBase?>t.grad).data
         if dst.flags.c_contiguous and dst.flags.writeable and dst.shape == g.shape:
-            _bk.K.accumulate(dst, _contig(g))
+            _kernel("accumulate")(dst, _contig(g))
         else:
             s = _np_empty(g.shape, dtype=g.dtype)
-            _bk.K.add_forward(s, _contig(dst), _contig(g))
+            _kernel("add_forward")(s, _contig(dst), _contig(g))
             t.grad = _new_tensor(s)
 
 

@@ -15,7 +15,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "(or `make build` for a development install); this needs a C compiler, "
         "Cython>=3 and numpy.") from exc
 
-from . import numpy_backend
+from . import _tape, numpy_backend
 
 _BACKENDS = {"c": _ckernels, "numpy": numpy_backend}
 
@@ -34,6 +34,7 @@ def _set(name):
         raise ValueError(f"use_backend: unknown backend {name!r}; choose 'c' or 'numpy'")
     K = _BACKENDS[name]
     _name = name
+    _tape._set_backend(K)      # the compiled tape caches the active module's functions
 
 
 class use_backend:

@@ -185,6 +185,15 @@ def _class_target(who, x, target, ignore_index):
     return t
 
 
+def _with_op_name(who, op, x, **params):
+    """apply(op, x, **params); a bad class target (IndexError from the kernel,
+    which names itself) is re-raised naming the public op too."""
+    try:
+        return apply(op, x, **params)
+    except IndexError as e:
+        raise IndexError(f"{who}: {e}") from None
+
+
 def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
     """Softmax cross-entropy on logits (N, C), fused: class targets (N,) int64,
     or class probabilities (N, C)."""
@@ -207,8 +216,8 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
         out = apply(ops_nn.CrossEntropyProb, x, t, reduction=reduction)
     else:
         t = _class_target(who, x, target, ignore_index)
-        out = apply(ops_nn.CrossEntropy, x, target=t, ignore_index=int(ignore_index),
-                    reduction=reduction)
+        out = _with_op_name(who, ops_nn.CrossEntropy, x, target=t,
+                            ignore_index=int(ignore_index), reduction=reduction)
     return out.reshape(()) if one and reduction == "none" else out
 
 
@@ -223,5 +232,6 @@ def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     if x.ndim != 2:
         raise ValueError(f"{who}: expected log-probabilities of shape (N, C) or (C,), got {x.shape}")
     t = _class_target(who, x, target, ignore_index)
-    out = apply(ops_nn.NLL, x, target=t, ignore_index=int(ignore_index), reduction=reduction)
+    out = _with_op_name(who, ops_nn.NLL, x, target=t, ignore_index=int(ignore_index),
+                        reduction=reduction)
     return out.reshape(()) if one and reduction == "none" else out
