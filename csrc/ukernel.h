@@ -5,11 +5,16 @@
  *   accumulate == 0:  C := A1 * B1      (C is written, never read, so
  *                                        NaN or garbage in C cannot leak)
  *   accumulate != 0:  C := C + A1 * B1
- * A1 is a kc x MR micro-panel packed column by column: a[p*MR + i].
- * B1 is a kc x NR micro-panel packed row by row:       b[p*NR + j].
+ * A1(i, p) = a[i*rsa + p*csa]: a packed micro-panel (rsa = 1, csa = MR) or
+ *            MR rows of A read in place (rsa = row stride, csa = 1, or the
+ *            transpose of that).
+ * B1(p, j) = b[p*ldb + j]: a packed micro-panel (ldb = NR) or B read in
+ *            place (ldb = row stride); the NR values of a row are contiguous.
  * C is row-major with row stride ldc. Edges are handled by the caller
  * (zero-padded panels and a temporary tile), so a kernel has no MR/NR
- * tails. For each C element the products are summed over p in order.
+ * tails. For each C element the products are summed over p in order, the
+ * same way whatever the strides, so packed and in-place operands give
+ * bitwise the same tile.
  */
 /* SPDX-License-Identifier: MIT */
 #ifndef CGRAD_UKERNEL_H
@@ -27,10 +32,24 @@
 #define CG_AVX512_NR_F32 32
 #define CG_AVX512_NR_F64 16
 
-void cg_ukernel_avx2_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
-void cg_ukernel_avx2_f64(int64_t kc, const double *a, const double *b, double *c, int64_t ldc, int accumulate);
-void cg_ukernel_avx512_f32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
-void cg_ukernel_avx512_f64(int64_t kc, const double *a, const double *b, double *c, int64_t ldc, int accumulate);
+#define CG_UK_ARGS(T) int64_t kc, const T *a, int64_t rsa, int64_t csa, const T *b, int64_t ldb, \
+                      T *c, int64_t ldc, int accumulate
+void cg_ukernel_avx2_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx2_f64(CG_UK_ARGS(double));
+void cg_ukernel_avx512_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx512_f64(CG_UK_ARGS(double));
+/* The same kernels for fewer rows (the last rows of C): MR/3 and 2*MR/3
+ * rows, same NR, same order of operations per element. */
+#define CG_AVX2_MSTEP 2
+#define CG_AVX512_MSTEP 4
+void cg_ukernel_avx2_m2_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx2_m4_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx2_m2_f64(CG_UK_ARGS(double));
+void cg_ukernel_avx2_m4_f64(CG_UK_ARGS(double));
+void cg_ukernel_avx512_m4_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx512_m8_f32(CG_UK_ARGS(float));
+void cg_ukernel_avx512_m4_f64(CG_UK_ARGS(double));
+void cg_ukernel_avx512_m8_f64(CG_UK_ARGS(double));
 #endif
 
 #endif /* CGRAD_UKERNEL_H */

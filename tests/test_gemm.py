@@ -1,7 +1,12 @@
 """The packed GEMM against its naive twin and a float64 oracle, on every ISA
 path this CPU has, for shapes chosen to hit every edge of the blocking:
-1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel, KC+1, primes, all four
-transpose combinations, and accumulate=False over an output full of NaN."""
+1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel (and of its 1/3- and
+2/3-height variants for the last rows), KC+1, primes, all four transpose
+combinations, and accumulate=False over an output full of NaN. Each
+operand is either packed or read in place depending on its size
+(csrc/gemm_impl.h, cg_gemm); the shapes here reach all four combinations for
+every transpose, and the thread grid is checked to give bitwise the same
+result for any thread count."""
 
 import itertools
 
@@ -10,7 +15,9 @@ import pytest
 
 from cgrad import _ckernels as C
 
-KC = 256                                   # csrc/gemm.c CG_KC
+KCS = {np.float32: 512, np.float64: 256}   # csrc/gemm.c CG_KC_F32 / CG_KC_F64
+DIRECT_A_BYTES = 256 * 1024                # csrc/gemm.c CG_DIRECT_A_BYTES
+DIRECT_B_BYTES = 1024 * 1024               # csrc/gemm.c CG_DIRECT_B_BYTES
 EDGES = sorted({1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33})
 PRIMES = [37, 61, 97, 131]
 
@@ -33,6 +40,23 @@ def isa(request):
     assert C._set_simd(request.param) == request.param
     yield request.param
     C._set_simd("avx512")
+
+
+def _packs(m, k, n, ta, tb, dtype):
+    """(pack_a, pack_b) as cg_gemm decides them for a product on the packed path."""
+    esz = np.dtype(dtype).itemsize
+    pack_a = m * k * esz > DIRECT_A_BYTES or (not ta and (k * esz) % 4096 == 0)
+    pack_b = tb or k * n * esz > DIRECT_B_BYTES
+    return pack_a, pack_b
+
+
+def _path_shapes(dtype):
+    """Awkward shapes that, for every transpose, pack A or not and B or not."""
+    kc = KCS[dtype]
+    k4k = 4096 // np.dtype(dtype).itemsize          # rows of A 4 KB apart: A packed
+    return [(37, kc + 1, 531), (131, k4k, 257), (131, kc + 1, 531), (97, kc - 1, 13),
+            (13, 2 * kc + 3, 97), (64, 64, 64), (1 + 12 * 3, k4k + 1, 33), (61, k4k, 131),
+            (300, kc // 2 + 1, 33)]
 
 
 def _operands(rng, m, k, n, ta, tb, dtype):
@@ -68,14 +92,50 @@ def test_edges_of_the_micro_tiles(isa, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
 def test_transposes_primes_and_kc_edges(isa, dtype, ta, tb):
-    for m, k, n in [(37, KC + 1, 61), (97, KC - 1, 13), (131, 2 * KC + 3, 33), (1, KC + 1, 97),
+    kc = KCS[dtype]
+    for m, k, n in [(37, kc + 1, 61), (97, kc - 1, 13), (131, 2 * kc + 3, 33), (1, kc + 1, 97),
                     (61, 1, 131), (13, 97, 1)]:
         _check(m, k, n, ta, tb, dtype, seed=m + k + n)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+def test_packed_and_in_place_operands(isa, dtype, ta, tb):
+    shapes = _path_shapes(dtype)
+    got = {_packs(m, k, n, ta, tb, dtype) for m, k, n in shapes}
+    want = {(pa, True) for pa in (False, True)} if tb else \
+        set(itertools.product([False, True], repeat=2))
+    assert got >= want, f"shapes miss a path: {want - got}"
+    for m, k, n in shapes:
+        _check(m, k, n, ta, tb, dtype, seed=m + k + n)
+    _check(131, KCS[dtype] + 1, 531, ta, tb, dtype, accumulate=True, seed=7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_any_thread_count_gives_bitwise_the_same_product(isa, dtype):
+    """The thread grid (rows x columns of tiles) never changes how a tile is summed."""
+    import cgrad as cg
+    before = cg.get_num_threads()
+    rng = np.random.default_rng(11)
+    try:
+        for m, k, n in _path_shapes(dtype)[:4] + [(300, 77, 35), (25, 90, 700)]:
+            for ta, tb in itertools.product([False, True], repeat=2):
+                a, b = _operands(rng, m, k, n, ta, tb, dtype)
+                outs = []
+                for nt in (1, 2, 3, 5):
+                    cg.set_num_threads(nt)
+                    out = np.full((1, m, n), np.nan, dtype)
+                    C.matmul(out, a[None], b[None], ta, tb, False)
+                    outs.append(out)
+                for nt, out in zip((2, 3, 5), outs[1:]):
+                    assert out.tobytes() == outs[0].tobytes(), (m, k, n, ta, tb, nt)
+    finally:
+        cg.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_accumulate_adds_to_the_output(isa, dtype):
-    for m, k, n in [(33, 17, 65), (145, KC + 1, 40), (5, 3, 2)]:
+    for m, k, n in [(33, 17, 65), (145, KCS[dtype] + 1, 40), (5, 3, 2)]:
         _check(m, k, n, True, False, dtype, accumulate=True, seed=k)
 
 
