@@ -30,14 +30,17 @@ static inline T CG_NAME(relu_fwd)(T x) { return x < 0 ? (T)0 : x; }
 static inline T CG_NAME(relu_bwd)(T g, T y) { return y > 0 ? g : (T)0; }
 
 /* gelu, exact:  y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
- *               dy/dx = Phi(x) + x phi(x),  phi(x) = e^(-x^2/2) / sqrt(2 pi) */
+ *               dy/dx = Phi(x) + x phi(x),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
+ * Phi(x) is evaluated as 0.5 erfc(-x / sqrt 2): 1 + erf(x / sqrt 2) cancels
+ * for x < -1 (all digits lost below x = -5.9 in float32), erfc does not.
+ * The float32 SIMD version (same math, vmath_x86.c) is in vmath.h. */
 static inline T CG_NAME(gelu_erf_fwd)(T x)
 {
-    return (T)0.5 * x * ((T)1 + CG_M(erf)(x * (T)CG_SQRT1_2));
+    return (T)0.5 * x * CG_M(erfc)(-x * (T)CG_SQRT1_2);
 }
 static inline T CG_NAME(gelu_erf_grad)(T x)
 {
-    const T cdf = (T)0.5 * ((T)1 + CG_M(erf)(x * (T)CG_SQRT1_2));
+    const T cdf = (T)0.5 * CG_M(erfc)(-x * (T)CG_SQRT1_2);
     const T pdf = (T)CG_INV_SQRT2PI * CG_M(exp)((T)-0.5 * x * x);
     return cdf + x * pdf;
 }

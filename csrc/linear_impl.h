@@ -9,6 +9,7 @@
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* relu, gelu: the same functions as unary_impl.h */
+#include "vmath.h"    /* float32 SIMD gelu: the same loops as unary_impl.h */
 
 /* One row of the epilogue: v = y + b (stored in z if asked), y = act(v). */
 static void CG_NAME(lin_row)(T *restrict y, T *restrict z, const T *restrict b, int64_t n, int act)
@@ -22,10 +23,12 @@ static void CG_NAME(lin_row)(T *restrict y, T *restrict z, const T *restrict b, 
         for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(relu_fwd)(y[j]);
         break;
     case CG_ACT_GELU:
-        for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_erf_fwd)(y[j]);
+        if (!CG_NAME(cg_vgelu)(y, y, n))
+            for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_erf_fwd)(y[j]);
         break;
     case CG_ACT_GELU_TANH:
-        for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_tanh_fwd)(y[j]);
+        if (!CG_NAME(cg_vgelu_tanh)(y, y, n))
+            for (int64_t j = 0; j < n; j++) y[j] = CG_NAME(gelu_tanh_fwd)(y[j]);
         break;
     default:
         break;
@@ -66,9 +69,13 @@ static void CG_NAME(lin_dact)(T *restrict dz, const T *restrict dy, const T *res
     if (act == CG_ACT_RELU) {
         CG_PARALLEL_FOR(n, i, n, dz[i] = CG_NAME(relu_bwd)(dy[i], y[i]); );
     } else if (act == CG_ACT_GELU) {
-        CG_PARALLEL_FOR(16 * n, i, n, dz[i] = dy[i] * CG_NAME(gelu_erf_grad)(z[i]); );
+        CG_FOR_CHUNKS(16 * n, lo, len, n,
+            if (!CG_NAME(cg_vgelu_grad)(dz + lo, dy + lo, z + lo, len, 0))
+                for (int64_t i = lo; i < lo + len; i++) dz[i] = dy[i] * CG_NAME(gelu_erf_grad)(z[i]););
     } else {
-        CG_PARALLEL_FOR(16 * n, i, n, dz[i] = dy[i] * CG_NAME(gelu_tanh_grad)(z[i]); );
+        CG_FOR_CHUNKS(16 * n, lo, len, n,
+            if (!CG_NAME(cg_vgelu_tanh_grad)(dz + lo, dy + lo, z + lo, len, 0))
+                for (int64_t i = lo; i < lo + len; i++) dz[i] = dy[i] * CG_NAME(gelu_tanh_grad)(z[i]););
     }
 }
 

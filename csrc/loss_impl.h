@@ -8,7 +8,7 @@
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* sigmoid1 (bce_logits) */
-#include "vexp.h"     /* float32 softmax rows: SIMD exp; double keeps libm */
+#include "vexp.h"     /* softmax rows: SIMD exp (float and double) */
 
 /* ---- cross-entropy on logits --------------------------------------------- */
 

@@ -9,7 +9,8 @@
  */
 /* SPDX-License-Identifier: MIT */
 
-#include "vexp.h" /* float32 rows (inner == 1): SIMD exp; double keeps libm */
+#include "vexp.h"  /* rows (inner == 1): SIMD exp (float and double) */
+#include "vmath.h" /* log_softmax backward rows: SIMD exp */
 
 /* softmax:      y = exp(x - max) / sum exp(x - max)
  *               dx += y * (dy - sum(dy * y))
@@ -93,11 +94,12 @@ static void CG_NAME(softmax_bwd)(T *restrict dx, const T *restrict dy, const T *
             for (int64_t k = 0; k < n; k++)
                 for (int64_t j = 0; j < cb; j++) s[j] += (ACC)dy[base + k * inner + j];
             for (int64_t j = 0; j < cb; j++) st[j] = (T)s[j];
-            for (int64_t k = 0; k < n; k++)
-                for (int64_t j = 0; j < cb; j++) {
-                    const int64_t i = base + k * inner + j;
-                    dx[i] += dy[i] - CG_M(exp)(y[i]) * st[j];
-                }
+            if (!(inner == 1 && CG_NAME(cg_vlsm_bwd_row)(dx + base, dy + base, y + base, st[0], n)))
+                for (int64_t k = 0; k < n; k++)
+                    for (int64_t j = 0; j < cb; j++) {
+                        const int64_t i = base + k * inner + j;
+                        dx[i] += dy[i] - CG_M(exp)(y[i]) * st[j];
+                    }
         } else {
             /* sum(dy * y) */
             for (int64_t k = 0; k < n; k++)

@@ -4,10 +4,13 @@
  *   backward(dx, dy, x, y, n): dx[i] += dy[i] * f'(x[i])
  * Derivative conventions are PyTorch's. Backward reads x (X) or the saved
  * output y (Y), never both, so the other pointer may be NULL.
+ * Ops with a vmath.h loop run in fixed chunks: the SIMD loop where it exists
+ * (float32 on AVX2/AVX-512), else the scalar expression, element by element.
  */
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* sigmoid1, relu, gelu: the per-element math */
+#include "vmath.h"    /* float32 SIMD loops (gelu, exp, sigmoid, softplus'); double keeps libm */
 
 /* log(1 + exp(z)) without overflow: z + log1p(exp(-z)) for z > 0. */
 static inline T CG_NAME(log1pexp)(T z)
@@ -34,11 +37,27 @@ static inline T CG_NAME(log1pexp)(T z)
         CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
     }
 
+/* The same, with the forward through vmath.h's VFN(y, x, len) when it runs. */
+#define CG_UNARY_PAIR_V(op, VFN, FWD, BWD)                                         \
+    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
+    {                                                                              \
+        CG_FOR_CHUNKS(n, lo, len, n,                                               \
+            if (!CG_NAME(VFN)(y + lo, xp + lo, len))                               \
+                for (int64_t i = lo; i < lo + len; i++) y[i] = (FWD););            \
+    }                                                                              \
+    void CG_NAME(cg_##op##_backward)(T *restrict dx, const T *restrict dy,          \
+                                     const T *restrict xp, const T *restrict yp,   \
+                                     int64_t n)                                    \
+    {                                                                              \
+        (void)xp; (void)yp;                                                        \
+        CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
+    }
+
 /* neg: y = -x;  dx += -dy */
 CG_UNARY_PAIR(neg, -X, -G)
 
 /* exp: y = e^x;  dx += dy * y */
-CG_UNARY_PAIR(exp, CG_M(exp)(X), G * Y)
+CG_UNARY_PAIR_V(exp, cg_vexp, CG_M(exp)(X), G * Y)
 
 /* log: y = ln x;  dx += dy / x   (x = 0 gives +-inf, as torch) */
 CG_UNARY_PAIR(log, CG_M(log)(X), G / X)
@@ -57,12 +76,13 @@ CG_UNARY_PAIR(cos, CG_M(cos)(X), -G * CG_M(sin)(X))
 CG_UNARY_PAIR(tanh, CG_M(tanh)(X), G * ((T)1 - Y * Y))
 
 /* sigmoid: y = 1 / (1 + e^-x), stable for large |x|;  dx += dy * y (1 - y) */
-CG_UNARY_PAIR(sigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))
+CG_UNARY_PAIR_V(sigmoid, cg_vsigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))
 
 /* relu: y = max(x, 0), NaN propagates;  dx += dy where y > 0 (relu'(0) = 0) */
 CG_UNARY_PAIR(relu, CG_NAME(relu_fwd)(X), CG_NAME(relu_bwd)(G, Y))
 
 #undef CG_UNARY_PAIR
+#undef CG_UNARY_PAIR_V
 
 /* leaky_relu: y = x if x > 0 else slope * x
  *             dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
@@ -91,22 +111,29 @@ void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T
                                    const T *restrict yp, int64_t n, T beta, T threshold)
 {
     (void)yp;
-    CG_PARALLEL_FOR(n, i, n,
-        const T z = X * beta;
-        dx[i] += z > threshold ? G : G * CG_NAME(sigmoid1)(z);
-    );
+    CG_FOR_CHUNKS(n, lo, len, n,
+        if (!CG_NAME(cg_vsoftplus_grad)(dx + lo, dy + lo, xp + lo, len, beta, threshold))
+            for (int64_t i = lo; i < lo + len; i++) {
+                const T z = X * beta;
+                dx[i] += z > threshold ? G : G * CG_NAME(sigmoid1)(z);
+            });
 }
 
 /* gelu, exact:  y = x Phi(x);  dx += dy * (Phi(x) + x phi(x))
  * gelu, tanh:   y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  *               dx += dy * (term 1 + term 2), computed through sigmoid(2u)
- * The formulas, the derivation and the constants are in act_impl.h. */
+ * The formulas, the derivation and the constants are in act_impl.h; the
+ * float32 SIMD loops (same math, see vmath_x86.c) in vmath.h. */
 void CG_NAME(cg_gelu_forward)(T *restrict y, const T *restrict xp, int64_t n, int approximate_tanh)
 {
     if (approximate_tanh) {
-        CG_PARALLEL_FOR(n, i, n, y[i] = CG_NAME(gelu_tanh_fwd)(X); );
+        CG_FOR_CHUNKS(n, lo, len, n,
+            if (!CG_NAME(cg_vgelu_tanh)(y + lo, xp + lo, len))
+                for (int64_t i = lo; i < lo + len; i++) y[i] = CG_NAME(gelu_tanh_fwd)(X););
     } else {
-        CG_PARALLEL_FOR(n, i, n, y[i] = CG_NAME(gelu_erf_fwd)(X); );
+        CG_FOR_CHUNKS(n, lo, len, n,
+            if (!CG_NAME(cg_vgelu)(y + lo, xp + lo, len))
+                for (int64_t i = lo; i < lo + len; i++) y[i] = CG_NAME(gelu_erf_fwd)(X););
     }
 }
 void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
@@ -114,9 +141,13 @@ void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *re
 {
     (void)yp;
     if (approximate_tanh) {
-        CG_PARALLEL_FOR(n, i, n, dx[i] += G * CG_NAME(gelu_tanh_grad)(X); );
+        CG_FOR_CHUNKS(n, lo, len, n,
+            if (!CG_NAME(cg_vgelu_tanh_grad)(dx + lo, dy + lo, xp + lo, len, 1))
+                for (int64_t i = lo; i < lo + len; i++) dx[i] += G * CG_NAME(gelu_tanh_grad)(X););
     } else {
-        CG_PARALLEL_FOR(n, i, n, dx[i] += G * CG_NAME(gelu_erf_grad)(X); );
+        CG_FOR_CHUNKS(n, lo, len, n,
+            if (!CG_NAME(cg_vgelu_grad)(dx + lo, dy + lo, xp + lo, len, 1))
+                for (int64_t i = lo; i < lo + len; i++) dx[i] += G * CG_NAME(gelu_erf_grad)(X););
     }
 }
 
