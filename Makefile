@@ -47,8 +47,9 @@ sanitize: build
 	cp -r setup.py pyproject.toml README.md csrc src tests examples docs $(SAN_DIR)/
 	cd $(SAN_DIR) && CGRAD_SANITIZE=1 $(abspath $(PY)) setup.py -q build_ext --inplace
 	cd $(SAN_DIR) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  CGRAD_TEST_SWEEP_STEP=9973 \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  PYTHONPATH=src $(abspath $(PY)) -m pytest -q -p no:cacheprovider tests --deselect tests/test_build.py
 
 clean:
-	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/*.so
+	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/_tape.c src/cgrad/*.so
