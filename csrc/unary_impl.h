@@ -10,7 +10,7 @@
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* sigmoid1, relu, gelu: the per-element math */
-#include "vmath.h"    /* float32 SIMD loops (gelu, exp, sigmoid, softplus'); double keeps libm */
+#include "vmath.h"    /* float32 SIMD loops (gelu, exp, sigmoid, tanh, softplus'); double keeps libm */
 
 /* log(1 + exp(z)) without overflow: z + log1p(exp(-z)) for z > 0. */
 static inline T CG_NAME(log1pexp)(T z)
@@ -73,7 +73,7 @@ CG_UNARY_PAIR(sin, CG_M(sin)(X), G * CG_M(cos)(X))
 CG_UNARY_PAIR(cos, CG_M(cos)(X), -G * CG_M(sin)(X))
 
 /* tanh: dx += dy * (1 - y^2) */
-CG_UNARY_PAIR(tanh, CG_M(tanh)(X), G * ((T)1 - Y * Y))
+CG_UNARY_PAIR_V(tanh, cg_vtanh, CG_M(tanh)(X), G * ((T)1 - Y * Y))
 
 /* sigmoid: y = 1 / (1 + e^-x), stable for large |x|;  dx += dy * y (1 - y) */
 CG_UNARY_PAIR_V(sigmoid, cg_vsigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))

@@ -16,6 +16,7 @@
  *   cg_vgelu_tanh_grad_<t>(d, g, x, n, acc)   d (+)= g gelu_tanh'(x)
  *   cg_vexp_<t>(y, x, n)                y = exp(x)
  *   cg_vsigmoid_<t>(y, x, n)            y = 1 / (1 + exp(-x))
+ *   cg_vtanh_<t>(y, x, n)               y = tanh(x)
  *   cg_vsoftplus_grad_<t>(d, g, x, n, beta, thr)
  *                                       d += z > thr ? g : g sigmoid(z),  z = beta x
  *   cg_vlsm_bwd_row_<t>(d, g, y, s, n)  d += g - exp(y) s       (log_softmax backward)
@@ -33,6 +34,7 @@ int cg_vgelu_tanh_f32(float *y, const float *x, int64_t n);
 int cg_vgelu_tanh_grad_f32(float *d, const float *g, const float *x, int64_t n, int acc);
 int cg_vexp_f32(float *y, const float *x, int64_t n);
 int cg_vsigmoid_f32(float *y, const float *x, int64_t n);
+int cg_vtanh_f32(float *y, const float *x, int64_t n);
 int cg_vsoftplus_grad_f32(float *d, const float *g, const float *x, int64_t n, float beta, float thr);
 int cg_vlsm_bwd_row_f32(float *d, const float *g, const float *y, float s, int64_t n);
 int cg_vlsm_bwd_row_f64(double *d, const double *g, const double *y, double s, int64_t n);
@@ -49,6 +51,8 @@ static inline int cg_vgelu_tanh_grad_f64(double *d, const double *g, const doubl
 static inline int cg_vexp_f64(double *y, const double *x, int64_t n)
 { (void)y; (void)x; (void)n; return 0; }
 static inline int cg_vsigmoid_f64(double *y, const double *x, int64_t n)
+{ (void)y; (void)x; (void)n; return 0; }
+static inline int cg_vtanh_f64(double *y, const double *x, int64_t n)
 { (void)y; (void)x; (void)n; return 0; }
 static inline int cg_vsoftplus_grad_f64(double *d, const double *g, const double *x, int64_t n,
                                         double beta, double thr)

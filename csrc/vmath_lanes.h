@@ -77,6 +77,24 @@ static inline VATTR VF VN(sigmoid_lane)(VF x)
     return V_DIV(V_SEL(V_GE(x, V_SET(0.0f)), V_SET(1.0f), e), V_ADD(V_SET(1.0f), e));
 }
 
+/* tanh: small |x|: x (1 + x^2 P(x^2)); else sign(x) (1 - 2 / (1 + exp(2|x|)))
+ * (vmath_x86.c). NaN fails both compares and comes out of the second form. */
+static inline VATTR VF VN(tanh_lane)(VF x)
+{
+    const VF z = V_MUL(x, x);
+    VF p = V_FMA(V_SET(VM_TH5), z, V_SET(VM_TH4));
+    p = V_FMA(p, z, V_SET(VM_TH3));
+    p = V_FMA(p, z, V_SET(VM_TH2));
+    p = V_FMA(p, z, V_SET(VM_TH1));
+    p = V_FMA(p, z, V_SET(VM_TH0));
+    const VF small = V_MUL(x, V_FMA(z, p, V_SET(1.0f)));   /* x (1 + ...): -0 stays -0 */
+    const VF a = V_ABS(x);
+    const VF e = V_EXP(V_ADD(a, a));
+    const VF big = V_SUB(V_SET(1.0f), V_DIV(V_SET(2.0f), V_ADD(V_SET(1.0f), e)));
+    const VF sbig = V_SEL(V_LT(x, V_SET(0.0f)), V_SUB(V_SET(0.0f), big), big);
+    return V_SEL(V_LT(a, V_SET(VM_TANH_SMALL)), small, sbig);
+}
+
 /* gelu tanh: u = sqrt(2/pi) (x + 0.044715 x^3) in the scalar order; with
  * e = exp(-2|u|), r = 1 / (1 + e): s = sigmoid(2u), sc = sigmoid(-2u). */
 static inline VATTR void VN(gelu_tanh_parts)(VF x, VF *s, VF *sc)
@@ -138,6 +156,10 @@ static VATTR void VN(gelu_tanh_grad)(float *d, const float *g, const float *x, i
 static VATTR void VN(exp)(float *y, const float *x, int64_t n)
 {
     VLOOP_BEGIN(n) ST(y, V_EXP(LD(x))); VLOOP_END
+}
+static VATTR void VN(tanh)(float *y, const float *x, int64_t n)
+{
+    VLOOP_BEGIN(n) ST(y, VN(tanh_lane)(LD(x))); VLOOP_END
 }
 static VATTR void VN(sigmoid)(float *y, const float *x, int64_t n)
 {

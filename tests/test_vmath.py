@@ -391,3 +391,29 @@ def test_gelu_grad_vs_torch():
     td = torch.ops.aten.gelu_backward(torch.from_numpy(dy), tx).numpy()
     assert (np.abs(y - ty) <= 2e-6 * np.abs(ty) + 5e-7 * (1 + np.abs(x))).all()
     assert (np.abs(d - td) <= 2e-6 * np.abs(td) + 2e-7 * (1 + x * x) * (1 + np.abs(dy))).all()
+
+
+# ---- tanh ------------------------------------------------------------------------
+
+def test_tanh_against_float64(isa):
+    """tanh_forward (SIMD: a fitted odd polynomial for |x| < 0.625, else
+    1 - 2 / (1 + e^(2|x|))) within 3 ulp of float64 tanh; libm on generic."""
+    x = X
+    y = np.empty_like(x)
+    C.tanh_forward(y, x)
+    ref = np.tanh(x.astype(F64))
+    assert _err_ulps(y, ref) <= 3
+    assert np.signbit(y[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()   # -0 stays -0
+    assert (np.abs(y[~np.isnan(y)]) <= 1).all()
+
+
+def test_tanh_backward_uses_the_forward_value(isa):
+    """dx += dy (1 - y^2), with y from tanh_forward on the same path."""
+    x = np.linspace(-6, 6, 10001).astype(F32)
+    y = np.empty_like(x)
+    C.tanh_forward(y, x)
+    dy = np.linspace(-2, 2, x.size).astype(F32)
+    dx = np.zeros_like(x)
+    C.tanh_backward(dx, dy, x, y)
+    want = dy.astype(F64) * (1 - np.tanh(x.astype(F64)) ** 2)
+    assert (np.abs(dx - want) <= 8 * np.finfo(F32).eps * (np.abs(dy) + 1e-30)).all()
