@@ -24,11 +24,7 @@ static inline T CG_NAME(log1pexp)(T z)
 #define X (xp[i])
 #define Y (yp[i])
 #define G (dy[i])
-#define CG_UNARY_PAIR(op, FWD, BWD)                                                \
-    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
-    {                                                                              \
-        CG_PARALLEL_FOR(n, i, n, y[i] = (FWD););                                   \
-    }                                                                              \
+#define CG_UNARY_BACKWARD(op, BWD)                                                 \
     void CG_NAME(cg_##op##_backward)(T *restrict dx, const T *restrict dy,          \
                                      const T *restrict xp, const T *restrict yp,   \
                                      int64_t n)                                    \
@@ -36,6 +32,12 @@ static inline T CG_NAME(log1pexp)(T z)
         (void)xp; (void)yp;                                                        \
         CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
     }
+#define CG_UNARY_PAIR(op, FWD, BWD)                                                \
+    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
+    {                                                                              \
+        CG_PARALLEL_FOR(n, i, n, y[i] = (FWD););                                   \
+    }                                                                              \
+    CG_UNARY_BACKWARD(op, BWD)
 
 /* The same, with the forward through vmath.h's VFN(y, x, len) when it runs. */
 #define CG_UNARY_PAIR_V(op, VFN, FWD, BWD)                                         \
@@ -45,13 +47,7 @@ static inline T CG_NAME(log1pexp)(T z)
             if (!CG_NAME(VFN)(y + lo, xp + lo, len))                               \
                 for (int64_t i = lo; i < lo + len; i++) y[i] = (FWD););            \
     }                                                                              \
-    void CG_NAME(cg_##op##_backward)(T *restrict dx, const T *restrict dy,          \
-                                     const T *restrict xp, const T *restrict yp,   \
-                                     int64_t n)                                    \
-    {                                                                              \
-        (void)xp; (void)yp;                                                        \
-        CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
-    }
+    CG_UNARY_BACKWARD(op, BWD)
 
 /* neg: y = -x;  dx += -dy */
 CG_UNARY_PAIR(neg, -X, -G)
@@ -83,6 +79,7 @@ CG_UNARY_PAIR(relu, CG_NAME(relu_fwd)(X), CG_NAME(relu_bwd)(G, Y))
 
 #undef CG_UNARY_PAIR
 #undef CG_UNARY_PAIR_V
+#undef CG_UNARY_BACKWARD
 
 /* leaky_relu: y = x if x > 0 else slope * x
  *             dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */

@@ -22,24 +22,7 @@ EDGES = sorted({1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33})
 PRIMES = [37, 61, 97, 131]
 
 
-def _isas():
-    """Every micro-kernel path this machine can run (capping never goes up)."""
-    got = []
-    for name in ("generic", "avx2", "avx512"):
-        if C._set_simd(name) == name:
-            got.append(name)
-    C._set_simd("avx512")                  # back to the best available
-    return got
-
-
-ISAS = _isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    assert C._set_simd(request.param) == request.param
-    yield request.param
-    C._set_simd("avx512")
+from simd_paths import ISAS  # noqa: E402  (the `isa` fixture is in conftest.py)
 
 
 def _packs(m, k, n, ta, tb, dtype):
@@ -149,7 +132,7 @@ def test_every_isa_agrees_on_a_large_product():
         out = np.full((1, 300, 310), np.nan, np.float32)
         C.matmul(out, a, b, False, False, False)
         np.testing.assert_allclose(out[0], ref, rtol=1e-3, atol=1e-3, err_msg=name)
-    C._set_simd("avx512")
+    C._set_simd(ISAS[-1])                 # back to the best path
 
 
 def test_strided_operands_through_the_tensor_layer():

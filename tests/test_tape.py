@@ -83,15 +83,25 @@ def test_matmul_fast_path_equals_numpy_and_generic_route(backend, dtype, mkn):
 
 
 def test_fast_paths_fall_back_for_everything_else(backend):
-    a = cg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)      # float32
+    an = np.arange(6.0).reshape(2, 3)
+    a = cg.tensor(an, requires_grad=True)                                # float32
     d = cg.tensor(np.ones((2, 3)), dtype=cg.float64)
-    assert (a + d).dtype == cg.float64                                   # promotion
-    assert (a + 1).shape == (2, 3) and (1 + a).shape == (2, 3)           # scalars
-    assert (a * cg.tensor([1.0, 2.0, 3.0])).shape == (2, 3)              # broadcasting
-    assert (a.T @ a).shape == (3, 3)                                     # transposed view
+    r = a + d                                                            # promotion
+    assert r.dtype == cg.float64
+    np.testing.assert_array_equal(r.data, an + 1)
+    np.testing.assert_array_equal((a + 1).data, an + 1)                  # scalars
+    np.testing.assert_array_equal((1 - a).data, 1 - an)
+    np.testing.assert_array_equal((a * cg.tensor([1.0, 2.0, 3.0])).data,  # broadcasting
+                                  an * [1.0, 2.0, 3.0])
+    np.testing.assert_allclose((a.T @ a).data, an.T @ an, rtol=1e-6)     # transposed view
     i = cg.tensor([1, 2, 3], dtype=cg.int64)
     assert (i + i).dtype == cg.int64 and not (i + i).requires_grad       # integers
+    np.testing.assert_array_equal((i + i).data, [2, 4, 6])
     assert i.relu().dtype == cg.float32                                  # cast, as _unary
+    # gradients through the generic routes
+    (r.sum() + (a.T @ a).sum()).backward()
+    np.testing.assert_allclose(a.grad.data, 1 + 2 * an.sum(axis=1, keepdims=True) * np.ones((2, 3)),
+                               rtol=1e-6)
     with pytest.raises(ValueError, match="matmul"):
         a @ a
     with pytest.raises(ValueError, match="add"):

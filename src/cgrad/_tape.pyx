@@ -6,8 +6,10 @@ makes them cheap: fields are C slots, a tape entry is built without a Python
 frame, and the engine's bookkeeping (pending gradients, heap, fan-out sums,
 leaf accumulation) runs in C.
 
-Ops still stash what their backward needs as attributes on the entry (its
-`__dict__`), and their forward/backward stay Python (ops.py, ops_nn.py).
+Ops still stash what their backward needs as attributes on the entry (the
+common names are C slots, the rest go to its `__dict__`), and their
+forward/backward stay Python (ops.py, ops_nn.py). The fast paths below run
+the most common calls end to end in C, with a compiled backward.
 """
 
 import heapq
@@ -31,7 +33,6 @@ cdef object _may_share = np.may_share_memory
 
 cdef long long _next_seq = 0      # the GIL serializes every increment
 cdef object _mode = None           # autograd._mode (per-thread grad switch)
-cdef object _bk = None             # the backend module (_bk.K: active kernels)
 cdef object _tensor_cls = None     # cgrad.Tensor, a Python subclass of TensorBase
 cdef object _sum_to = None         # autograd._sum_to
 
@@ -57,11 +58,10 @@ cdef inline object _kernel(str name):
 
 def _configure(mode, bk, tensor_cls, sum_to):
     """Called once by autograd.py / tensor.py at import time."""
-    global _mode, _bk, _tensor_cls, _sum_to
+    global _mode, _tensor_cls, _sum_to
     if mode is not None:
         _mode = mode
     if bk is not None:
-        _bk = bk
         _set_backend(bk.K)
     if tensor_cls is not None:
         _tensor_cls = tensor_cls
@@ -202,7 +202,6 @@ cdef class _NullCtx:
 
 
 cdef object _NULL = _NullCtx()
-NULL_CTX = _NULL
 
 
 def apply(op, *inputs, **params):
@@ -249,36 +248,6 @@ def apply(op, *inputs, **params):
     return res
 
 
-def record(op, tuple inputs, out, saves=(), bint saves_output=False, **stash):
-    """Record an entry for an output computed outside `apply` (fast paths).
-    Returns the output Tensor; `stash` becomes the entry's attributes."""
-    cdef TensorBase t, res = _new_tensor(out)
-    cdef Node node
-    cdef bint any_rg = False
-    if _mode.enabled:
-        for x in inputs:
-            if x is not None and (<TensorBase?>x)._rg:
-                any_rg = True
-                break
-    if not any_rg:
-        return res
-    needs = tuple([x is not None and (<TensorBase>x)._rg for x in inputs])
-    node = _new_node(op, inputs, needs)
-    if stash:
-        getattr(node, "__dict__").update(stash)
-    res._rg = True
-    res.grad_fn = node
-    if saves or saves_output:
-        saved = []
-        for i in saves:
-            t = inputs[i]
-            saved.append((t._vc, t._vc[0], i))
-        if saves_output:
-            saved.append((res._vc, res._vc[0], -1))
-        node._saved = saved
-    return res
-
-
 # Compiled backward kinds (Node.kind); 0 calls op.backward.
 DEF K_UNARY = 1      # dx = 0; <name>_backward(dx, g, x, y)
 DEF K_ADD = 2        # da = g, db = g
@@ -295,7 +264,6 @@ DEF K_LINEAR = 6     # 2-D x: dx = dw = db = 0; linear_backward(dx, dw, db, g, x
 # the kernel and record the same tape entry, with the same stashed fields,
 # that apply() would. Anything else takes the generic route, unchanged.
 
-cdef object _OPS = None            # ops module
 cdef object _slow_binary = None    # tensor.binary(op, a, b)
 cdef object _slow_matmul = None    # tensor.matmul(a, b)
 cdef object _slow_linear = None    # nn.functional.linear(x, w, b, activation=)
@@ -307,8 +275,8 @@ cdef dict _UNARY_OPS = {}          # "Relu" -> ops.Relu, ...
 
 
 def _configure_fast(ops_module, binary, matmul):
-    global _OPS, _slow_binary, _slow_matmul, _Add, _Sub, _Mul, _Div, _MatMul
-    _OPS, _slow_binary, _slow_matmul = ops_module, binary, matmul
+    global _slow_binary, _slow_matmul, _Add, _Sub, _Mul, _Div, _MatMul
+    _slow_binary, _slow_matmul = binary, matmul
     _Add, _Sub, _Mul, _Div, _MatMul = (ops_module.Add, ops_module.Sub, ops_module.Mul,
                                        ops_module.Div, ops_module.MatMul)
     for name in ("neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu"):
@@ -347,11 +315,19 @@ cdef inline list _saves(TensorBase a, TensorBase b, TensorBase res, bint out):
 
 
 cdef inline bint _float_array(object x):
-    """An exact ndarray of native-order float32/float64."""
+    """An exact, aligned ndarray of native-order float32/float64."""
     if not cnp.PyArray_CheckExact(x):
         return False
     cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    return (t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x)
+    return ((t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE) and cnp.PyArray_ISALIGNED(<cnp.ndarray>x)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x))
+
+
+cdef inline bint _float_matrix(object x, int nd, int typenum):
+    """_float_array(x), C-contiguous, with nd dims and dtype typenum."""
+    return (_float_array(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == nd
+            and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x))
 
 
 cdef object _binary(object op, str kname, str kbw, int kind, bint saves_inputs,
@@ -414,11 +390,9 @@ cdef object _matmul(TensorBase a, object other):
     cdef TensorBase b = <TensorBase>other
     x = a.data
     y = b.data
-    if (not _float_array(x) or not _float_array(y)
-            or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>y) != 2
-            or cnp.PyArray_TYPE(<cnp.ndarray>x) != cnp.PyArray_TYPE(<cnp.ndarray>y)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>y)):
+    if (not _float_array(x)
+            or not _float_matrix(x, 2, cnp.PyArray_TYPE(<cnp.ndarray>x))
+            or not _float_matrix(y, 2, cnp.PyArray_TYPE(<cnp.ndarray>x))):
         return _slow_matmul(a, b)
     cdef cnp.npy_intp *dx = cnp.PyArray_DIMS(<cnp.ndarray>x)
     cdef cnp.npy_intp *dy = cnp.PyArray_DIMS(<cnp.ndarray>y)
@@ -444,13 +418,6 @@ cdef object _matmul(TensorBase a, object other):
     return res
 
 
-cdef inline bint _plain(object x, int nd, int typenum):
-    """x is an exact, C-contiguous, aligned, native-order ndarray of nd dims and typenum."""
-    return (cnp.PyArray_CheckExact(x) and cnp.PyArray_NDIM(<cnp.ndarray>x) == nd
-            and cnp.PyArray_TYPE(<cnp.ndarray>x) == typenum
-            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x))
-
-
 def linear(x, weight, bias=None, activation=None):
     """nn.Linear's forward: y = act(x W^T + b) in one fused kernel and one
     tape entry. 2-D C-contiguous float inputs of one dtype go straight to the
@@ -462,13 +429,12 @@ def linear(x, weight, bias=None, activation=None):
     xd = (<TensorBase>x).data
     wd = (<TensorBase>weight).data
     bd = None if bias is None else (<TensorBase>bias).data
-    if code is None or not cnp.PyArray_CheckExact(xd):
+    if code is None or not _float_array(xd):
         return _slow_linear(x, weight, bias, activation=activation)
     cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>xd)
-    if ((typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not _plain(xd, 2, typenum)
-            or not _plain(wd, 2, typenum)
+    if (not _float_matrix(xd, 2, typenum) or not _float_matrix(wd, 2, typenum)
             or cnp.PyArray_DIMS(<cnp.ndarray>xd)[1] != cnp.PyArray_DIMS(<cnp.ndarray>wd)[1]
-            or (bd is not None and (not _plain(bd, 1, typenum) or
+            or (bd is not None and (not _float_matrix(bd, 1, typenum) or
                                     cnp.PyArray_DIMS(<cnp.ndarray>bd)[0]
                                     != cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]))):
         return _slow_linear(x, weight, bias, activation=activation)
@@ -578,19 +544,19 @@ cdef class _Slot:
     cdef public bint owned
 
     cdef add(self, g):
-        K = _K
         if not self.owned:
             s = _np_empty(self.g.shape, dtype=self.g.dtype)
-            K.add_forward(s, _contig(self.g), _contig(g))
+            _kernel("add_forward")(s, _contig(self.g), _contig(g))
             self.g = s
             self.owned = True
         else:
-            K.accumulate(self.g, _contig(g))
+            _kernel("accumulate")(self.g, _contig(g))
 
 
-def new_slot(g):
+cdef inline _Slot _new_slot(object g, bint owned):
     cdef _Slot s = _Slot.__new__(_Slot)
     s.g = g
+    s.owned = owned
     return s
 
 
@@ -611,7 +577,6 @@ cdef inline cnp.ndarray _zeros_like(cnp.ndarray x):
 cdef tuple _compiled_backward(Node n, g):
     """The backward of the entries the fast paths record: the same math as
     the op's Python backward in ops.py (tests/test_tape.py compares them)."""
-    K = _K
     cdef int kind = n.kind
     if kind == K_ADD:
         return (g, g)
@@ -625,7 +590,7 @@ cdef tuple _compiled_backward(Node n, g):
     if kind == K_SUB:
         if needs[1]:
             db = _empty_like(<cnp.ndarray>g)
-            K.neg_forward(db, g)
+            _kernel("neg_forward")(db, g)
         return (g, db)
     if kind == K_BINARY:
         out = n.out
@@ -644,7 +609,7 @@ cdef tuple _compiled_backward(Node n, g):
             db = cnp.PyArray_ZEROS(1, cnp.PyArray_DIMS(<cnp.ndarray>w), cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
         y = n.y
         scratch = _empty_like(<cnp.ndarray>y) if n.act else None
-        K.linear_backward(dx, dw, db, g, x2, w, n.z, y, n.act, scratch)
+        _kernel("linear_backward")(dx, dw, db, g, x2, w, n.z, y, n.act, scratch)
         return (dx, dw, db) if has_b else (dx, dw)
     # K_MATMUL, operands stored untransposed: A (m, k), B (k, n), G (m, n)
     cdef cnp.npy_intp dims[2]
@@ -653,12 +618,12 @@ cdef tuple _compiled_backward(Node n, g):
         dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>g)[0]
         dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>sb)[0]
         da = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
-        K.matmul(da, g, sb, False, True, False)
+        _kernel("matmul")(da, g, sb, False, True, False)
     if needs[1]:
         dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>sa)[1]
         dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>g)[1]
         db = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
-        K.matmul(db, sa, g, True, False, False)
+        _kernel("matmul")(db, sa, g, True, False, False)
     return (da, db)
 
 
@@ -670,7 +635,6 @@ cdef class _Engine:
     cdef int send(self, TensorBase t, g, bint owned) except -1:
         """Queue gradient g for t; `owned`: g is a fresh array nobody else holds
         (the engine may then add into it and hand it to a leaf without a copy)."""
-        cdef _Slot slot
         cdef Node node
         cdef tuple entry
         if self.observer is not None:
@@ -678,10 +642,7 @@ cdef class _Engine:
         if t.grad_fn is None:
             entry = self.leaves.get(id(t))
             if entry is None:
-                slot = _Slot.__new__(_Slot)
-                slot.g = g
-                slot.owned = owned
-                self.leaves[id(t)] = (t, slot)
+                self.leaves[id(t)] = (t, _new_slot(g, owned))
             else:
                 (<_Slot>entry[1]).add(g)
             return 0
@@ -694,10 +655,7 @@ cdef class _Engine:
                 "backward twice.")
         if node.n_outputs == 1:
             if node._pending is None:
-                slot = _Slot.__new__(_Slot)
-                slot.g = g
-                slot.owned = owned
-                node._pending = slot
+                node._pending = _new_slot(g, owned)
                 _heappush(self.heap, node)
             else:
                 (<_Slot>node._pending).add(g)
@@ -707,10 +665,7 @@ cdef class _Engine:
             _heappush(self.heap, node)
         cur = node._pending[t._out_idx]
         if cur is None:
-            slot = _Slot.__new__(_Slot)
-            slot.g = g
-            slot.owned = owned
-            node._pending[t._out_idx] = slot
+            node._pending[t._out_idx] = _new_slot(g, owned)
         else:
             (<_Slot>cur).add(g)
         return 0
@@ -718,11 +673,19 @@ cdef class _Engine:
 
 def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unused=False,
                  observer=None):
-    """The engine (see autograd.run_backward for the contract)."""
+    """The engine. Accumulates into leaves' .grad, or, when `inputs` is given
+    (cg.grad), returns their gradients and leaves .grad untouched.
+
+    `observer` (optional, used by cg.explain) is told what happens, in order:
+    `observer.contribution(t, g)` for every gradient sent to a tensor (two or
+    more for one tensor = a fan-out sum); `observer.node(node, upstream, raw,
+    sent)` per tape entry, before it is freed: the upstream gradient(s), what
+    the op's backward returned, and what was sent to each input after the
+    broadcast reduction and cast; `observer.leaf(t, g)` for each leaf's total.
+    When it is None nothing extra runs."""
     cdef _Engine e = _Engine.__new__(_Engine)
     cdef Node node
     cdef TensorBase t
-    cdef _Slot slot
     cdef list slots, gouts, sent
     cdef Py_ssize_t i, idx, n_in
     cdef int kind

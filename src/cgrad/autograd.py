@@ -96,7 +96,6 @@ class set_grad_enabled(_GradSwitch):
 # Node (a tape entry), the engine and leaf accumulation are compiled
 # (_tape.pyx); the contract is the one above.
 from ._tape import Node, run_backward, prepare_grad as _prepare_grad  # noqa: E402,F401
-from ._tape import _accumulate_grad, new_slot as _new_slot  # noqa: E402,F401
 from . import _tape  # noqa: E402
 
 

@@ -13,20 +13,12 @@ engine (autograd.py) reduces and casts them to each input's shape and dtype.
 import numpy as np
 
 from . import backend as _bk
-from .autograd import Node, _mode  # noqa: F401
-
+from ._tape import apply  # noqa: F401  (runs an op, records its entry: compiled)
 
 
 def _c(x):
     """x as a C-contiguous array (np.ascontiguousarray would turn 0-d into 1-d)."""
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-
-
-# apply(op, *tensors, **params) runs an op and records its tape entry; it is
-# compiled (_tape.pyx). NULL_CTX stands in for the entry when nothing records.
-from ._tape import apply, NULL_CTX as _NULL  # noqa: E402,F401
-
-_make = None       # Tensor._make, set by tensor.py (which imports this module)
 
 
 class Op:

@@ -631,7 +631,6 @@ class Tensor(_tape.FastOps):
         return self
 
 
-ops._make = Tensor._make
 _tape._configure(None, None, Tensor, None)
 
 
