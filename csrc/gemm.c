@@ -35,10 +35,15 @@
 #define CG_MAX_MR 12
 #define CG_MAX_NR 32
 
-/* Small problems skip packing: under 512 multiply-adds, or at most 4 rows or
- * 2 columns of C, the row loop of gemm_small is faster (measured; 8x8x8 and
- * 16x16x16 are faster blocked, with the SIMD micro-kernel). */
-#define CG_GEMM_IS_SMALL(M, N, K) ((M) * (N) * (K) < 512 || (M) <= 4 || (N) <= 2)
+/* Small problems skip packing and run the row kernel (small_x86.c): at most
+ * 32^3 multiply-adds, or at most 4 rows or 2 columns of C (measured on
+ * Zen 4: 8^3 takes 0.14 us against 0.29 blocked, 32^3 about the same, 48^3
+ * and 64^3 are faster blocked in float64). */
+#define CG_SMALL_MACS (32 * 32 * 32)
+#define CG_GEMM_IS_SMALL(M, N, K) ((M) * (N) * (K) <= CG_SMALL_MACS || (M) <= 4 || (N) <= 2)
+/* Elements of the stack buffer gemm_small transposes a small op(B) = B^T
+ * into, so that the SIMD row kernel serves it too. */
+#define CG_SMALL_BT 1024
 /* Multiply-adds above which one product uses all threads. */
 #define CG_PAR_GEMM (1 << 18)
 /* Grid parts per thread when nothing is packed (gemm_impl.h, cg_gemm). */
@@ -56,6 +61,8 @@
 #define CG_UK_AVX2_M2 CG_NAME(cg_ukernel_avx2_m4)
 #define CG_UK_AVX512_M1 CG_NAME(cg_ukernel_avx512_m4)
 #define CG_UK_AVX512_M2 CG_NAME(cg_ukernel_avx512_m8)
+#define CG_SK_AVX2 CG_NAME(cg_small_avx2)
+#define CG_SK_AVX512 CG_NAME(cg_small_avx512)
 #endif
 
 #define CG_IMPL "gemm_impl.h"

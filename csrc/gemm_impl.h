@@ -38,10 +38,28 @@ void CG_NAME(cg_gemm_naive)(T *c, const T *a, const T *b, int64_t M, int64_t N, 
         }
 }
 
-/* Small problems: no packing, no allocation. Rows of C are independent. */
+/* Small problems: no packing, no allocation. Rows of C are independent.
+ * The SIMD row kernels (small_x86.c) take op(A) in place and B by rows:
+ * a B^T of at most CG_SMALL_BT elements is transposed on the stack first.
+ * Otherwise the portable loops below. */
 static void CG_NAME(gemm_small)(T *restrict c, const T *restrict a, const T *restrict b,
                                 int64_t M, int64_t N, int64_t K, int ta, int tb, int accumulate)
 {
+#ifdef CG_HAVE_X86_UKERNELS
+    const int isa = cg_get_isa();
+    if (isa >= CG_ISA_AVX2 && (!tb || K * N <= CG_SMALL_BT)) {
+        T bt[CG_SMALL_BT];
+        if (tb) {
+            for (int64_t p = 0; p < K; p++)
+                for (int64_t j = 0; j < N; j++) bt[p * N + j] = b[j * K + p];
+            b = bt;
+        }
+        const int64_t rsa = ta ? 1 : K, csa = ta ? M : 1;
+        if (isa >= CG_ISA_AVX512) CG_SK_AVX512(a, rsa, csa, b, c, M, N, K, accumulate);
+        else CG_SK_AVX2(a, rsa, csa, b, c, M, N, K, accumulate);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < M; i++) {
         T *restrict ci = c + i * N;
         if (!tb) { /* c_i += A(i,p) * b_p, rows of B contiguous */

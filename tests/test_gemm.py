@@ -1,5 +1,5 @@
-"""The packed GEMM against its naive twin and a float64 oracle, on every ISA
-path this CPU has, for shapes chosen to hit every edge of the blocking:
+"""The packed GEMM and the small-product row kernel against their naive twin
+and a float64 oracle, on every ISA path this CPU has, for shapes chosen to hit every edge of the blocking:
 1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel (and of its 1/3- and
 2/3-height variants for the last rows), KC+1, primes, all four transpose
 combinations, and accumulate=False over an output full of NaN. Each
@@ -18,11 +18,18 @@ from cgrad import _ckernels as C
 KCS = {np.float32: 512, np.float64: 256}   # csrc/gemm.c CG_KC_F32 / CG_KC_F64
 DIRECT_A_BYTES = 256 * 1024                # csrc/gemm.c CG_DIRECT_A_BYTES
 DIRECT_B_BYTES = 1024 * 1024               # csrc/gemm.c CG_DIRECT_B_BYTES
+SMALL_MACS = 32 * 32 * 32                  # csrc/gemm.c CG_SMALL_MACS
+SMALL_BT = 1024                            # csrc/gemm.c CG_SMALL_BT
 EDGES = sorted({1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33})
 PRIMES = [37, 61, 97, 131]
 
 
 from simd_paths import ISAS  # noqa: E402  (the `isa` fixture is in conftest.py)
+
+
+def _is_small(m, k, n):
+    """Whether cg_gemm takes gemm_small (csrc/gemm.c CG_GEMM_IS_SMALL)."""
+    return m * n * k <= SMALL_MACS or m <= 4 or n <= 2
 
 
 def _packs(m, k, n, ta, tb, dtype):
@@ -68,8 +75,27 @@ def _check(m, k, n, ta, tb, dtype, accumulate=False, seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_edges_of_the_micro_tiles(isa, dtype):
     for m, n in itertools.product(EDGES, EDGES):
-        for k in (7, 40):                  # k=40 sends all but the tiniest to the packed path
-            _check(m, k, n, False, False, dtype, seed=m * 100 + n + k)
+        if _is_small(m, 2, n) and _is_small(m, 10**6, n):
+            continue                       # no K sends it to the packed path
+        k = max(40, SMALL_MACS // (m * n) + 1)   # the least K past the small path
+        assert not _is_small(m, k, n)
+        _check(m, k, n, False, False, dtype, seed=m * 100 + n + k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_small_products_on_the_row_kernel(isa, dtype, ta, tb, accumulate):
+    """gemm_small: rows in fours and one by one, the masked last lanes of a
+    row (N around the 4-, 8- and 16-lane widths), and B^T transposed on the
+    stack or (past SMALL_BT elements) summed as dot products."""
+    shapes = [(m, k, n) for m in (1, 3, 4, 5, 8, 9) for n in (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33)
+              for k in (1, 7, 40)]
+    shapes += [(3, 700, 5), (2, 40, 600), (30, 36, 30), (37, 5, 3)]
+    for m, k, n in shapes:
+        assert _is_small(m, k, n), (m, k, n)
+        _check(m, k, n, ta, tb, dtype, accumulate, seed=m * 1000 + n * 10 + k)
+    assert any(k * n > SMALL_BT for m, k, n in shapes)   # B^T past the stack buffer
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
