@@ -13,6 +13,7 @@ skipped. No arithmetic on array data happens here.
 
 cimport numpy as cnp
 from libc.stdint cimport int64_t
+from cpython.pycapsule cimport PyCapsule_New
 from operator import index as _index
 
 cnp.import_array()
@@ -1003,6 +1004,13 @@ def _gemm_naive(out, a, b, bint trans_a, bint trans_b, bint accumulate):
     m.naive = 1
     with nogil:
         _matmul_call(&m)
+
+
+def _gemm_capsules():
+    """(cg_gemm_f32, cg_gemm_f64) as PyCapsules, for the compiled tape
+    (_tape.pyx), which calls them directly on 2-D operands it has checked."""
+    return (PyCapsule_New(<void *>cg_gemm_f32, b"cgrad.cg_gemm_f32", NULL),
+            PyCapsule_New(<void *>cg_gemm_f64, b"cgrad.cg_gemm_f64", NULL))
 
 
 # ---- scatter-add -----------------------------------------------------------------

@@ -21,6 +21,8 @@ cnp.import_array()
 
 from cpython.ref cimport PyObject
 from cpython.dict cimport PyDict_Clear
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.stdint cimport int64_t
 
 cdef extern from "Python.h":
     PyObject **_PyObject_GetDictPtr(object)   # the instance dict slot; never creates it
@@ -41,11 +43,31 @@ cdef object _K = None              # the active kernel module (backend.K), pushe
 cdef dict _kfn = {}                # its functions by name, looked up once
 
 
+# cg_gemm for float32 / float64 (csrc/gemm.c), taken from the C kernel module
+# when it is the active backend (NULL otherwise): the 2-D matmul paths call
+# it without the Python call and argument checks of _ckernels.matmul.
+ctypedef int (*_gemm_f32_t)(float *, const float *, const float *, int64_t, int64_t, int64_t,
+                            int, int, int) noexcept nogil
+ctypedef int (*_gemm_f64_t)(double *, const double *, const double *, int64_t, int64_t, int64_t,
+                            int, int, int) noexcept nogil
+cdef _gemm_f32_t _gemm_f32 = NULL
+cdef _gemm_f64_t _gemm_f64 = NULL
+DEF _GEMM_NOGIL_MIN = 16384       # multiply-adds from which the GIL is released (as _ckernels)
+
+
 def _set_backend(K):
     """backend._set tells the tape which kernel module is active."""
-    global _K
+    global _K, _gemm_f32, _gemm_f64
     _K = K
     _kfn.clear()
+    caps = getattr(K, "_gemm_capsules", None)
+    if caps is None:
+        _gemm_f32 = NULL
+        _gemm_f64 = NULL
+    else:
+        c32, c64 = caps()
+        _gemm_f32 = <_gemm_f32_t>PyCapsule_GetPointer(c32, b"cgrad.cg_gemm_f32")
+        _gemm_f64 = <_gemm_f64_t>PyCapsule_GetPointer(c64, b"cgrad.cg_gemm_f64")
 
 
 cdef inline object _kernel(str name):
@@ -330,6 +352,52 @@ cdef inline bint _float_matrix(object x, int nd, int typenum):
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x))
 
 
+cdef int _mm(object out, object a, object b, bint ta, bint tb) except -1:
+    """out = op(a) @ op(b) on 2-D arrays, out a fresh array. cg_gemm is called
+    directly when the C kernels are active and all three are C-contiguous
+    arrays of one float dtype with matching shapes; otherwise (and on any
+    error) the backend's matmul runs, which checks and raises."""
+    cdef int t, st = -1
+    cdef int64_t M, N, K
+    cdef cnp.npy_intp *da
+    cdef cnp.npy_intp *db
+    cdef cnp.npy_intp *do
+    if _gemm_f32 != NULL and _float_array(out):
+        t = cnp.PyArray_TYPE(<cnp.ndarray>out)
+        if _float_matrix(out, 2, t) and _float_matrix(a, 2, t) and _float_matrix(b, 2, t):
+            da = cnp.PyArray_DIMS(<cnp.ndarray>a)
+            db = cnp.PyArray_DIMS(<cnp.ndarray>b)
+            do = cnp.PyArray_DIMS(<cnp.ndarray>out)
+            M = da[1] if ta else da[0]
+            K = da[0] if ta else da[1]
+            N = db[0] if tb else db[1]
+            if (db[1] if tb else db[0]) == K and do[0] == M and do[1] == N:
+                if t == cnp.NPY_FLOAT:
+                    if M * N * K < _GEMM_NOGIL_MIN:
+                        st = _gemm_f32(<float *>cnp.PyArray_DATA(<cnp.ndarray>out),
+                                       <const float *>cnp.PyArray_DATA(<cnp.ndarray>a),
+                                       <const float *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                    else:
+                        with nogil:
+                            st = _gemm_f32(<float *>cnp.PyArray_DATA(<cnp.ndarray>out),
+                                           <const float *>cnp.PyArray_DATA(<cnp.ndarray>a),
+                                           <const float *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                else:
+                    if M * N * K < _GEMM_NOGIL_MIN:
+                        st = _gemm_f64(<double *>cnp.PyArray_DATA(<cnp.ndarray>out),
+                                       <const double *>cnp.PyArray_DATA(<cnp.ndarray>a),
+                                       <const double *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                    else:
+                        with nogil:
+                            st = _gemm_f64(<double *>cnp.PyArray_DATA(<cnp.ndarray>out),
+                                           <const double *>cnp.PyArray_DATA(<cnp.ndarray>a),
+                                           <const double *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                if st == 0:
+                    return 0
+    _kernel("matmul")(out, a, b, ta, tb, False)
+    return 0
+
+
 cdef object _binary(object op, str kname, str kbw, int kind, bint saves_inputs,
                     bint saves_out, TensorBase a, object other):
     """a (op) other; the generic route unless both are same-shape float Tensors."""
@@ -402,7 +470,7 @@ cdef object _matmul(TensorBase a, object other):
     dims[0] = dx[0]
     dims[1] = dy[1]
     out = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
-    _kernel("matmul")(out, x, y, False, False, False)
+    _mm(out, x, y, False, False)
     cdef TensorBase res = _new_tensor(out)
     cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
@@ -618,12 +686,12 @@ cdef tuple _compiled_backward(Node n, g):
         dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>g)[0]
         dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>sb)[0]
         da = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
-        _kernel("matmul")(da, g, sb, False, True, False)
+        _mm(da, g, sb, False, True)
     if needs[1]:
         dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>sa)[1]
         dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>g)[1]
         db = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
-        _kernel("matmul")(db, sa, g, True, False, False)
+        _mm(db, sa, g, True, False)
     return (da, db)
 
 
