@@ -8,7 +8,7 @@
 /* SPDX-License-Identifier: MIT */
 
 #include "act_impl.h" /* sigmoid1 (bce_logits) */
-#include "vexp.h"     /* softmax rows: SIMD exp (float and double) */
+#include "vexp.h"     /* softmax rows: SIMD max and exp (float and double) */
 
 /* ---- cross-entropy on logits --------------------------------------------- */
 
@@ -16,7 +16,8 @@
 static ACC CG_NAME(ce_softmax_row)(T *restrict p, const T *restrict x, int64_t C, T *m)
 {
     T mx = x[0];
-    for (int64_t c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    if (!CG_NAME(cg_vmax_row)(x, C, &mx))
+        for (int64_t c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
     ACC s = 0;
     if (!CG_NAME(cg_vexp_row)(p, x, mx, C, &s))
         for (int64_t c = 0; c < C; c++) {
@@ -62,7 +63,9 @@ int CG_NAME(cg_cross_entropy_backward)(T *dlogits, const T *dloss, const T *p, c
             const T g = dloss[i];
             T *restrict d = dlogits + i * C;
             const T *restrict pi = p + i * C;
-            for (int64_t c = 0; c < C; c++) d[c] += (pi[c] - (c == t ? (T)1 : (T)0)) * g;
+            const T dt = d[t];
+            for (int64_t c = 0; c < C; c++) d[c] += pi[c] * g; /* (p - 0) g: vectorizes */
+            d[t] = dt + (pi[t] - 1) * g;                       /* the target column */
         }
     );
     return CG_OK;

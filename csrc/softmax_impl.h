@@ -9,7 +9,7 @@
  */
 /* SPDX-License-Identifier: MIT */
 
-#include "vexp.h"  /* rows (inner == 1): SIMD exp (float and double) */
+#include "vexp.h"  /* rows (inner == 1): SIMD max and exp (float and double) */
 #include "vmath.h" /* log_softmax backward rows: SIMD exp */
 
 /* softmax:      y = exp(x - max) / sum exp(x - max)
@@ -34,7 +34,8 @@ static void CG_NAME(softmax_fwd)(T *restrict y, const T *restrict x, int64_t out
         for (int64_t j = 1; j < cb; j++) { m[j] = xo[j]; s[j] = 0; }
         if (inner == 1) { /* contiguous row: same max, kept in a register */
             T mx = xo[0];
-            for (int64_t k = 1; k < n; k++) mx = xo[k] > mx ? xo[k] : mx;
+            if (!CG_NAME(cg_vmax_row)(xo, n, &mx))
+                for (int64_t k = 1; k < n; k++) mx = xo[k] > mx ? xo[k] : mx;
             m[0] = mx;
         } else {
             for (int64_t k = 1; k < n; k++)

@@ -1,4 +1,4 @@
-/* vexp.h: vectorized exp over a row, for the softmax, log_softmax and
+/* vexp.h: vectorized exp and max over a row, for the softmax, log_softmax and
  * cross-entropy forward passes (internal; not public API).
  *
  *   cg_vexp_row_<t>(y, x, m, n, &sum):  y[i] = exp(x[i] - m) for i < n
@@ -18,6 +18,14 @@
 #include <stdint.h>
 
 int cg_vexp_row_f32(float *y, const float *x, float m, int64_t n, double *sum);
+
+/* cg_vmax_row_<t>(x, n, &m), n >= 1: m = the row max, as the scalar scan
+ * m = x[0]; m = x[i] > m ? x[i] : m does it (a NaN in x[0] gives NaN, a NaN
+ * elsewhere is passed over; which of +-0 is kept may differ, which changes
+ * no x - m). Returns 1 when a SIMD kernel did the row, 0 when the caller
+ * must scan. */
+int cg_vmax_row_f32(const float *x, int64_t n, float *m);
+int cg_vmax_row_f64(const double *x, int64_t n, double *m);
 
 int cg_vexp_row_f64(double *y, const double *x, double m, int64_t n, double *sum);
 

@@ -1,4 +1,4 @@
-/* vexp_x86.c: vectorized exp rows (float and double) (see vexp.h) for AVX-512F and AVX2+FMA,
+/* vexp_x86.c: vectorized exp and max rows (float and double) (see vexp.h) for AVX-512F and AVX2+FMA,
  * each compiled with a target attribute (never -march) and chosen at run time
  * from cpu.c's cg_get_isa(). Generic ISA / non-x86: the caller keeps libm.
  *
@@ -119,6 +119,110 @@ static VM256 double vexpd_row_avx2(double *y, const double *x, double m, int64_t
     _mm256_storeu_pd(l, _mm256_add_pd(a0, a1));
     return (l[0] + l[1]) + (l[2] + l[3]);
 }
+
+/* ---- row max ---------------------------------------------------------------
+ * Lanes start at x[0] and take v > m ? v : m, which is what max_ps(v, m)
+ * computes (the second operand when either is NaN); four accumulators, the
+ * last columns masked, lanes combined in a fixed order the same way. */
+#define VMAX_FOLD(T, l, nl, out)                                              \
+    do {                                                                      \
+        T r_ = l[0];                                                          \
+        for (int q_ = 1; q_ < (nl); q_++) r_ = l[q_] > r_ ? l[q_] : r_;       \
+        *(out) = r_;                                                          \
+    } while (0)
+
+static VM512 void vmax_row_avx512(const float *x, int64_t n, float *m)
+{
+    __m512 a0 = _mm512_set1_ps(x[0]), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_max_ps(_mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), a1);
+        a2 = _mm512_max_ps(_mm512_loadu_ps(x + i + 32), a2);
+        a3 = _mm512_max_ps(_mm512_loadu_ps(x + i + 48), a3);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_mask_max_ps(a0, k, _mm512_maskz_loadu_ps(k, x + i), a0);
+    }
+    a0 = _mm512_max_ps(a1, a0);
+    a2 = _mm512_max_ps(a3, a2);
+    a0 = _mm512_max_ps(a2, a0);
+    float l[16];
+    _mm512_storeu_ps(l, a0);
+    VMAX_FOLD(float, l, 16, m);
+}
+
+static VM256 void vmax_row_avx2(const float *x, int64_t n, float *m)
+{
+    __m256 a0 = _mm256_set1_ps(x[0]), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_max_ps(_mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), a3);
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (; i < n; i += 8) {
+        const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)), lane);
+        const __m256 v = _mm256_max_ps(_mm256_maskload_ps(x + i, k), a0);
+        a0 = _mm256_blendv_ps(a0, v, _mm256_castsi256_ps(k));
+    }
+    a0 = _mm256_max_ps(a1, a0);
+    a2 = _mm256_max_ps(a3, a2);
+    a0 = _mm256_max_ps(a2, a0);
+    float l[8];
+    _mm256_storeu_ps(l, a0);
+    VMAX_FOLD(float, l, 8, m);
+}
+
+static VM512 void vmaxd_row_avx512(const double *x, int64_t n, double *m)
+{
+    __m512d a0 = _mm512_set1_pd(x[0]), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_max_pd(_mm512_loadu_pd(x + i), a0);
+        a1 = _mm512_max_pd(_mm512_loadu_pd(x + i + 8), a1);
+        a2 = _mm512_max_pd(_mm512_loadu_pd(x + i + 16), a2);
+        a3 = _mm512_max_pd(_mm512_loadu_pd(x + i + 24), a3);
+    }
+    for (; i < n; i += 8) {
+        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+        a0 = _mm512_mask_max_pd(a0, k, _mm512_maskz_loadu_pd(k, x + i), a0);
+    }
+    a0 = _mm512_max_pd(a1, a0);
+    a2 = _mm512_max_pd(a3, a2);
+    a0 = _mm512_max_pd(a2, a0);
+    double l[8];
+    _mm512_storeu_pd(l, a0);
+    VMAX_FOLD(double, l, 8, m);
+}
+
+static VM256 void vmaxd_row_avx2(const double *x, int64_t n, double *m)
+{
+    __m256d a0 = _mm256_set1_pd(x[0]), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_max_pd(_mm256_loadu_pd(x + i), a0);
+        a1 = _mm256_max_pd(_mm256_loadu_pd(x + i + 4), a1);
+        a2 = _mm256_max_pd(_mm256_loadu_pd(x + i + 8), a2);
+        a3 = _mm256_max_pd(_mm256_loadu_pd(x + i + 12), a3);
+    }
+    const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    for (; i < n; i += 4) {
+        const __m256i k = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i < 4 ? n - i : 4), lane);
+        const __m256d v = _mm256_max_pd(_mm256_maskload_pd(x + i, k), a0);
+        a0 = _mm256_blendv_pd(a0, v, _mm256_castsi256_pd(k));
+    }
+    a0 = _mm256_max_pd(a1, a0);
+    a2 = _mm256_max_pd(a3, a2);
+    a0 = _mm256_max_pd(a2, a0);
+    double l[4];
+    _mm256_storeu_pd(l, a0);
+    VMAX_FOLD(double, l, 4, m);
+}
+#undef VMAX_FOLD
 #endif /* x86 + GNU C */
 
 int cg_vexp_row_f32(float *y, const float *x, float m, int64_t n, double *sum)
@@ -144,5 +248,31 @@ int cg_vexp_row_f64(double *y, const double *x, double m, int64_t n, double *sum
     }
 #endif
     (void)y; (void)x; (void)m; (void)n; (void)sum;
+    return 0;
+}
+
+int cg_vmax_row_f32(const float *x, int64_t n, float *m)
+{
+#ifdef CG_VEXP_X86
+    switch (cg_get_isa()) {
+    case CG_ISA_AVX512: vmax_row_avx512(x, n, m); return 1;
+    case CG_ISA_AVX2: vmax_row_avx2(x, n, m); return 1;
+    default: break;
+    }
+#endif
+    (void)x; (void)n; (void)m;
+    return 0;
+}
+
+int cg_vmax_row_f64(const double *x, int64_t n, double *m)
+{
+#ifdef CG_VEXP_X86
+    switch (cg_get_isa()) {
+    case CG_ISA_AVX512: vmaxd_row_avx512(x, n, m); return 1;
+    case CG_ISA_AVX2: vmaxd_row_avx2(x, n, m); return 1;
+    default: break;
+    }
+#endif
+    (void)x; (void)n; (void)m;
     return 0;
 }

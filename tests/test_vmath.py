@@ -405,3 +405,57 @@ def test_tanh_backward_uses_the_forward_value(isa):
     C.tanh_backward(dx, dy, x, y)
     want = dy.astype(F64) * (1 - np.tanh(x.astype(F64)) ** 2)
     assert (np.abs(dx - want) <= 8 * np.finfo(F32).eps * (np.abs(dy) + 1e-30)).all()
+
+
+# ---- row max (softmax / log_softmax / cross-entropy forwards) ----------------------
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_row_max_every_length_and_position(isa, dtype):
+    """The SIMD row max. Softmax does not depend on the shift mathematically, so
+    the rows are built to overflow or underflow when the max is wrong: one
+    large value among zeros (a missed max overflows exp), and rows of large
+    negative values (a masked-off lane read as 0 would underflow every exp).
+    Every length up to 4 vectors and a tail, the max in every position."""
+    big = 100.0 if dtype == F32 else 1000.0
+    for n in range(1, 70):
+        for j in sorted({0, n // 2, n - 1, min(n - 1, 16), min(n - 1, 63)}):
+            for base in (0.0, -3 * big):
+                x = np.full((1, n), base, dtype)
+                x[0, j] = base + big
+                d = (x - x.max()).astype(F64)
+                lwant = d - np.log(np.exp(d).sum())
+                want = np.exp(lwant)
+                y = np.empty_like(x)
+                C.softmax_forward(y, x, 1)
+                np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-30, err_msg=(n, j, base))
+                ly = np.empty_like(x)
+                C.log_softmax_forward(ly, x, 1)
+                np.testing.assert_allclose(ly, lwant, rtol=1e-5, atol=1e-4, err_msg=(n, j))
+                rows, p = np.empty(1, dtype), np.empty_like(x)
+                C.cross_entropy_forward(rows, p, x, np.array([j], np.int64), -100)
+                np.testing.assert_allclose(rows, -lwant[0, j], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_row_max_nan_inf_and_signed_zero(isa, dtype):
+    """NaN anywhere in a row gives a NaN row (as the scalar scan and torch); a
+    row of -inf gives NaN; -inf among finite values is exp 0; +-0 maxima."""
+    for n in (1, 7, 16, 17, 40):
+        for j in (0, n - 1):
+            x = np.zeros((1, n), dtype)
+            x[0, j] = np.nan
+            y = np.empty_like(x)
+            C.softmax_forward(y, x, 1)
+            assert np.isnan(y).all(), (n, j)
+        x = np.full((1, n), -np.inf, dtype)
+        y = np.empty_like(x)
+        with np.errstate(invalid="ignore"):
+            C.softmax_forward(y, x, 1)
+        assert np.isnan(y).all()
+        if n > 1:
+            x = np.zeros((1, n), dtype)
+            x[0, ::2] = -0.0
+            x[0, 1] = -np.inf
+            C.softmax_forward(y, x, 1)
+            want = np.where(np.isinf(x), 0.0, 1.0 / (n - 1))
+            np.testing.assert_allclose(y, want, rtol=1e-6)
