@@ -805,8 +805,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             needs = node.needs_input_grad
             n_in = len(ins)
             if observer is None:
-                # compiled backwards return fresh arrays (add's and sub's da are g itself)
+                # compiled backwards return fresh arrays (add's and sub's da are g
+                # itself); a Python backward does when its op says so (fresh_grads)
                 kind = node.kind
+                fresh = kind != 0 or getattr(node.op, "fresh_grads", False) is True
                 for i in range(n_in):
                     x = ins[i]
                     if x is None or not needs[i]:
@@ -815,7 +817,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
                     if g is None:
                         continue
                     e.send(<TensorBase>x, prepare_grad(g, <TensorBase>x),
-                           kind != 0 and kind != K_ADD and not (kind == K_SUB and i == 0))
+                           fresh and kind != K_ADD and not (kind == K_SUB and i == 0))
             else:
                 if gouts is None:
                     gouts = [g0]

@@ -26,6 +26,8 @@ class Op:
     saves = ()             # indices of inputs whose data backward reads
     saves_output = False   # whether backward reads the output
     view = False           # whether the output may be a view of input 0
+    fresh_grads = False    # whether backward returns only arrays it allocated: the
+                           # engine may then give them to a leaf's .grad uncopied
 
 
 def _zeros_if(flag, shape, dtype):
@@ -35,6 +37,8 @@ def _zeros_if(flag, shape, dtype):
 # ------------------------------------------------------------ unary
 class Unary(Op):
     """y = f(x);  dx = dy * f'(x). The kernel pair is <name>_forward/_backward."""
+
+    fresh_grads = True
 
     saves = (0,)
     saves_output = True
@@ -123,6 +127,8 @@ def _broadcast(x, shape):
 class Binary(Op):
     """out = a (op) b with NumPy broadcasting, through zero-stride views."""
 
+    fresh_grads = True
+
     @classmethod
     def forward(cls, ctx, a, b, dtype):
         if a.dtype != dtype:
@@ -152,6 +158,8 @@ class Binary(Op):
 class Add(Binary):
     """out = a + b;  da = dout, db = dout"""
 
+    fresh_grads = False   # returns dout itself
+
     name = "add"
 
     @staticmethod
@@ -161,6 +169,8 @@ class Add(Binary):
 
 class Sub(Binary):
     """out = a - b;  da = dout, db = -dout"""
+
+    fresh_grads = False   # returns dout itself for a
 
     name = "sub"
 
@@ -227,6 +237,8 @@ def norm_axes(op, dim, ndim):
 class Reduce(Op):
     """out = reduce over `axes` (see the kernel pairs in reduce.c)."""
 
+    fresh_grads = True
+
     @classmethod
     def forward(cls, ctx, x, axes, keepdim):
         x = _c(x)
@@ -282,6 +294,8 @@ class Amax(Reduce):
 # ------------------------------------------------------------ softmax
 class Softmax(Op):
     """y = e^x / sum e^x along axis;  dx = y * (dy - sum(dy * y))"""
+
+    fresh_grads = True
 
     name = "softmax"
     saves_output = True

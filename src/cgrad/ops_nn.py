@@ -20,6 +20,8 @@ class Linear(Op):
 
     x is (..., IN); the leading dims are flattened into rows for the kernel."""
 
+    fresh_grads = True
+
     name = "linear"
     saves = (0, 1)
     saves_output = True
@@ -83,6 +85,8 @@ def _row_grads(g, reduction, n, count, dtype):
 class CrossEntropy(Op):
     """loss_i = logsumexp(x_i) - x_i[t_i];  dx_i = (softmax(x_i) - onehot(t_i)) * dloss_i"""
 
+    fresh_grads = True
+
     name = "cross_entropy"
 
     @staticmethod
@@ -108,6 +112,8 @@ class CrossEntropy(Op):
 class CrossEntropyProb(Op):
     """loss_i = -sum_c t_ic log_softmax(x_i)_c;  dx_i = (p_i sum_c t_ic - t_i) * dloss_i"""
 
+    fresh_grads = True
+
     name = "cross_entropy"
 
     @staticmethod
@@ -132,6 +138,8 @@ class CrossEntropyProb(Op):
 class NLL(Op):
     """loss_i = -x_i[t_i];  dx_i[t_i] = -dloss_i"""
 
+    fresh_grads = True
+
     name = "nll_loss"
 
     @staticmethod
@@ -154,6 +162,8 @@ class NLL(Op):
 
 class ElementwiseLoss(Op):
     """l = f(x, t) per element, reduced by the kernel itself (see docs/kernels.md)."""
+
+    fresh_grads = True
 
     saves = (0, 1)
 
@@ -202,6 +212,8 @@ class BCEWithLogitsLoss(ElementwiseLoss):
 
 class Dropout(Op):
     """y = x * 1[u >= p] / (1 - p);  dx = dy * 1[u >= p] / (1 - p)"""
+
+    fresh_grads = True
 
     name = "dropout"
 
