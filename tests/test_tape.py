@@ -126,3 +126,39 @@ def test_fast_paths_record_nothing_under_no_grad(backend):
     with cg.no_grad():
         for y in (a + a, a * a, a @ a, a.relu(), -a):
             assert y.grad_fn is None and not y.requires_grad
+
+
+@pytest.mark.parametrize("make", [
+    lambda z, t: cg.nn.functional.cross_entropy(z, t),
+    lambda z, t: z.softmax(1).sum() * 3 + z.log_softmax(1).mean(),
+    lambda z, t: (z * z).sum() + z.sum(),              # Binary (Mul), Reduce, Add's dout
+    lambda z, t: cg.nn.functional.mse_loss(z, z * 2) + z.exp().mean(),
+])
+def test_leaf_gradients_handed_over_uncopied_stay_correct(backend, make):
+    """Ops whose backward allocates its gradients (Op.fresh_grads) give them
+    to a leaf's .grad without a copy. The grads must still be right, belong
+    to one leaf only, and later backwards must add to them (not to an array
+    someone else holds). Oracle: float64 central differences."""
+    rng = np.random.default_rng(2)
+    z0 = rng.standard_normal((4, 6))
+    t = cg.tensor(rng.integers(0, 6, 4), dtype=cg.int64)
+    z = cg.tensor(z0, dtype=cg.float64, requires_grad=True)
+    w = cg.tensor(z0, dtype=cg.float64, requires_grad=True)
+
+    def f(a):
+        with cg.no_grad():
+            return float(make(cg.tensor(a, dtype=cg.float64), t).data)
+
+    want = np.zeros_like(z0)
+    for idx in np.ndindex(z0.shape):
+        e = np.zeros_like(z0)
+        e[idx] = 1e-6
+        want[idx] = (f(z0 + e) - f(z0 - e)) / 2e-6
+    make(z, t).backward()
+    make(w, t).backward()
+    assert not np.may_share_memory(z.grad.data, w.grad.data)
+    np.testing.assert_allclose(z.grad.data, want, rtol=1e-6, atol=1e-8)
+    first = z.grad.data.copy()
+    make(z, t).backward()                              # accumulates into .grad
+    np.testing.assert_allclose(z.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(w.grad.data, first, rtol=1e-12, atol=1e-14)
