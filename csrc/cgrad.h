@@ -226,20 +226,24 @@ int cg_index_add_f64(double *dx, const int64_t *idx, const double *src, int64_t 
  * forward:  z = x w^T + b, y = act(z); z is stored when z != NULL (needed
  *           by the gelu backward), and y, z must not overlap x, w, b.
  * backward: dz = dy * act'(z) into scratch (unused for CG_ACT_NONE, where
- *           dz is dy); dx += dz w, dw += dz^T x, db += sum over rows of dz.
- *           relu reads y (z > 0 exactly where y > 0), gelu reads z.
+ *           dz is dy); dx += dz w, dw += dz^T x, db += sum over rows of dz,
+ *           or, with accumulate == 0, dx = dz w, dw = dz^T x, db = the sum
+ *           (the outputs are written, never read: garbage or NaN in them
+ *           cannot leak). relu reads y (z > 0 exactly where y > 0), gelu z.
  * Both return CG_ENOMEM if GEMM cannot get its workspace, CG_EINVAL for a
  * bad act, a negative size or a missing buffer the act needs. */
 int cg_linear_forward_f32(float *y, float *z, const float *x, const float *w, const float *b,
                           int64_t N, int64_t IN, int64_t OUT, int act);
 int cg_linear_backward_f32(float *dx, float *dw, float *db, const float *dy,
                            const float *x, const float *w, const float *z, const float *y,
-                           float *scratch, int64_t N, int64_t IN, int64_t OUT, int act);
+                           float *scratch, int64_t N, int64_t IN, int64_t OUT, int act,
+                           int accumulate);
 int cg_linear_forward_f64(double *y, double *z, const double *x, const double *w, const double *b,
                           int64_t N, int64_t IN, int64_t OUT, int act);
 int cg_linear_backward_f64(double *dx, double *dw, double *db, const double *dy,
                            const double *x, const double *w, const double *z, const double *y,
-                           double *scratch, int64_t N, int64_t IN, int64_t OUT, int act);
+                           double *scratch, int64_t N, int64_t IN, int64_t OUT, int act,
+                           int accumulate);
 
 /* ---- losses (loss.c) -----------------------------------------------------
  * Classification: logits / x / p / dlogits (N,C), loss / dloss (N,) per row,

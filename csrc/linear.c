@@ -8,6 +8,7 @@
  */
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
+#include <string.h>
 #include "common.h"
 
 #define CG_LIN_COLS 64 /* db columns per parallel task */

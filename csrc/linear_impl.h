@@ -81,21 +81,29 @@ static void CG_NAME(lin_dact)(T *restrict dz, const T *restrict dy, const T *res
 
 int CG_NAME(cg_linear_backward)(T *dx, T *dw, T *db, const T *dy,
                                 const T *x, const T *w, const T *z, const T *y,
-                                T *scratch, int64_t N, int64_t IN, int64_t OUT, int act)
+                                T *scratch, int64_t N, int64_t IN, int64_t OUT, int act,
+                                int accumulate)
 {
     if (N < 0 || IN < 0 || OUT < 0 || act < CG_ACT_NONE || act > CG_ACT_GELU_TANH) return CG_EINVAL;
     if (!dx && !dw && !db) return CG_OK;
     if (act != CG_ACT_NONE &&
         (!scratch || (act == CG_ACT_RELU ? !y : !z))) return CG_EINVAL;
-    if (N == 0 || OUT == 0) return CG_OK; /* every sum is empty */
+    if (N == 0 || OUT == 0) { /* every sum is empty: += 0, or = 0 */
+        if (!accumulate) {
+            if (dx) memset(dx, 0, (size_t)(N * IN) * sizeof(T));
+            if (dw) memset(dw, 0, (size_t)(OUT * IN) * sizeof(T));
+            if (db) memset(db, 0, (size_t)OUT * sizeof(T));
+        }
+        return CG_OK;
+    }
     const T *dz = dy;
     if (act != CG_ACT_NONE) {
         CG_NAME(lin_dact)(scratch, dy, z, y, N * OUT, act);
         dz = scratch;
     }
     int st;
-    if (dx && (st = CG_NAME(cg_gemm)(dx, dz, w, N, IN, OUT, 0, 0, 1)) != CG_OK) return st;
-    if (dw && (st = CG_NAME(cg_gemm)(dw, dz, x, OUT, IN, N, 1, 0, 1)) != CG_OK) return st;
+    if (dx && (st = CG_NAME(cg_gemm)(dx, dz, w, N, IN, OUT, 0, 0, accumulate)) != CG_OK) return st;
+    if (dw && (st = CG_NAME(cg_gemm)(dw, dz, x, OUT, IN, N, 1, 0, accumulate)) != CG_OK) return st;
     if (db) {
         const int64_t ntask = cg_ceil_div(OUT, CG_LIN_COLS);
         CG_PARALLEL_FOR(N * OUT, t, ntask,
@@ -106,7 +114,7 @@ int CG_NAME(cg_linear_backward)(T *dx, T *dw, T *db, const T *dy,
                 const T *restrict row = dz + i * OUT + c0;
                 for (int64_t j = 0; j < cn; j++) acc[j] += (ACC)row[j];
             }
-            for (int64_t j = 0; j < cn; j++) db[c0 + j] += (T)acc[j];
+            for (int64_t j = 0; j < cn; j++) db[c0 + j] = accumulate ? db[c0 + j] + (T)acc[j] : (T)acc[j];
         );
     }
     return CG_OK;

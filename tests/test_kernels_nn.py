@@ -812,6 +812,33 @@ def test_linear_backward_c_none_gradients_skipped(act, skip):
             assert_match(results[0][k], results[1][k], F64, k, 100.0)
 
 
+@pytest.mark.parametrize("mod", [C, N], ids=["c", "numpy"])
+@pytest.mark.parametrize("act", [0, 1, 2, 3], ids=["none", "relu", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("n,i,o", [(7, 33, 5), (64, 20, 33), (0, 5, 3), (4, 5, 0), (3, 0, 4)])
+def test_linear_backward_overwrite_equals_accumulate_into_zeros(mod, act, dtype, n, i, o):
+    """accumulate=False writes dx, dw, db without reading them (NaN in them
+    must not leak; the empty sums of N = 0 or OUT = 0 give zeros): bitwise
+    what accumulating into zeros gives, and 0 + s is s."""
+    rng = rng_for("lin-overwrite", act, n, i, o)
+    x, w, b = (rng.normal(size=s).astype(dtype) for s in ((n, i), (o, i), (o,)))
+    dy = rng.normal(size=(n, o)).astype(dtype)
+    y, z = nan_like((n, o), dtype), nan_like((n, o), dtype)
+    mod.linear_forward(y, z, x, w, b, act)
+    got = [nan_like(s, dtype) for s in ((n, i), (o, i), (o,))]
+    want = [np.zeros(s, dtype) for s in ((n, i), (o, i), (o,))]
+    for outs, acc in ((got, False), (want, True)):
+        mod.linear_backward(*outs, dy, x, w, z, y, act, nan_like((n, o), dtype) if act else None,
+                            acc)
+    for g, wv, name in zip(got, want, ("dx", "dw", "db")):
+        assert np.array_equal(g, wv), name
+    # and accumulate=True still adds to what is there
+    again = [v.copy() for v in want]
+    mod.linear_backward(*again, dy, x, w, z, y, act, nan_like((n, o), dtype) if act else None)
+    for a2, wv in zip(again, want):
+        np.testing.assert_allclose(a2, 2 * wv, rtol=1e-5 if dtype == F32 else 1e-12, atol=1e-5)
+
+
 CE_SHAPES = [(1, 1), (7, 33), (33, 7), (257, 7), (1, 257), (7, 1), (0, 7), (33, 257), (2049, 33)]
 
 

@@ -150,9 +150,9 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- linear (linear.c) -------------------------------------------
     int cg_linear_forward_f32(float *y, float *z, const float *x, const float *w, const float *b, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
-    int cg_linear_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, const float *z, const float *y, float *scratch, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+    int cg_linear_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, const float *z, const float *y, float *scratch, int64_t N, int64_t IN, int64_t OUT, int act, int accumulate) noexcept nogil
     int cg_linear_forward_f64(double *y, double *z, const double *x, const double *w, const double *b, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
-    int cg_linear_backward_f64(double *dx, double *dw, double *db, const double *dy, const double *x, const double *w, const double *z, const double *y, double *scratch, int64_t N, int64_t IN, int64_t OUT, int act) noexcept nogil
+    int cg_linear_backward_f64(double *dx, double *dw, double *db, const double *dy, const double *x, const double *w, const double *z, const double *y, double *scratch, int64_t N, int64_t IN, int64_t OUT, int act, int accumulate) noexcept nogil
 
     # ---- losses (loss.c) ---------------------------------------------
     int cg_cross_entropy_forward_f32(float *loss, float *p, const float *logits, const int64_t *target, int64_t N, int64_t C, int64_t ignore_index) noexcept nogil

@@ -1161,6 +1161,7 @@ cdef int _loss_status(str fn, int st) except -1:
 cdef struct Linear:
     int t
     int act
+    int acc
     int64_t N, IN, OUT
     void *y
     void *z
@@ -1186,10 +1187,10 @@ cdef int _linear_bwd_call(Linear *L) noexcept nogil:
     if L.t == F32:
         return cg_linear_backward_f32(<float *>L.dx, <float *>L.dw, <float *>L.db, <const float *>L.dy,
                                       <const float *>L.x, <const float *>L.w, <const float *>L.z,
-                                      <const float *>L.y, <float *>L.scratch, L.N, L.IN, L.OUT, L.act)
+                                      <const float *>L.y, <float *>L.scratch, L.N, L.IN, L.OUT, L.act, L.acc)
     return cg_linear_backward_f64(<double *>L.dx, <double *>L.dw, <double *>L.db, <const double *>L.dy,
                                   <const double *>L.x, <const double *>L.w, <const double *>L.z,
-                                  <const double *>L.y, <double *>L.scratch, L.N, L.IN, L.OUT, L.act)
+                                  <const double *>L.y, <double *>L.scratch, L.N, L.IN, L.OUT, L.act, L.acc)
 
 
 cdef int _linear_xw(str fn, object x, object w, Linear *L) except -1:
@@ -1242,12 +1243,14 @@ def linear_forward(y, z, x, w, b, act):
     _status(fn, st)
 
 
-def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch):
+def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch, bint accumulate=True):
     """dz = dy * act'(z) (into scratch unless act == 0);
-    dx += dz @ w;  dw += dz.T @ x;  db += dz.sum(0)."""
+    dx += dz @ w;  dw += dz.T @ x;  db += dz.sum(0)
+    (accumulate=False: dx, dw, db are overwritten, never read)."""
     cdef str fn = "linear_backward"
     cdef Linear L
     cdef int st
+    L.acc = accumulate
     L.t = _check(fn, dy, "dy", -1, CONTIG)
     _linear_xw(fn, x, w, &L)
     _dims(fn, dy, "dy", 2, L.N, L.OUT)

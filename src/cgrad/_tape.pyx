@@ -276,7 +276,7 @@ DEF K_ADD = 2        # da = g, db = g
 DEF K_SUB = 3        # da = g, db = -g
 DEF K_BINARY = 4     # da = db = 0; <name>_backward(da, db, g, a, b, out)
 DEF K_MATMUL = 5     # 2-D: dA = G B^T, dB = A^T G
-DEF K_LINEAR = 6     # 2-D x: dx = dw = db = 0; linear_backward(dx, dw, db, g, x, w, z, y, act)
+DEF K_LINEAR = 6     # 2-D x: linear_backward(dx, dw, db, g, x, w, z, y, act), overwriting
 
 
 # ---------------------------------------------------------------- fast paths
@@ -670,14 +670,14 @@ cdef tuple _compiled_backward(Node n, g):
         return (da, db)
     if kind == K_LINEAR:
         x2, w = n.x2, n.w
-        dx = _zeros_like(<cnp.ndarray>x2) if needs[0] else None
-        dw = _zeros_like(<cnp.ndarray>w) if needs[1] else None
+        dx = _empty_like(<cnp.ndarray>x2) if needs[0] else None
+        dw = _empty_like(<cnp.ndarray>w) if needs[1] else None
         has_b = n.has_b
         if has_b and needs[2]:
-            db = cnp.PyArray_ZEROS(1, cnp.PyArray_DIMS(<cnp.ndarray>w), cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
+            db = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(<cnp.ndarray>w), cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
         y = n.y
         scratch = _empty_like(<cnp.ndarray>y) if n.act else None
-        _kernel("linear_backward")(dx, dw, db, g, x2, w, n.z, y, n.act, scratch)
+        _kernel("linear_backward")(dx, dw, db, g, x2, w, n.z, y, n.act, scratch, False)
         return (dx, dw, db) if has_b else (dx, dw)
     # K_MATMUL, operands stored untransposed: A (m, k), B (k, n), G (m, n)
     cdef cnp.npy_intp dims[2]

@@ -1046,9 +1046,10 @@ def linear_forward(y, z, x, w, b, act):
             np.copyto(y, _gelu64(t, act == 3), casting="same_kind")
 
 
-def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch):
+def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch, accumulate=True):
     """dz = dy * act'(z), written into scratch (act != 0; for act 0, dz is dy);
-    dx += dz w;  dw += dz^T x;  db += sum over rows of dz.
+    dx += dz w;  dw += dz^T x;  db += sum over rows of dz
+    (accumulate=False: the three are overwritten, never read).
     relu reads y (dz = dy where y > 0, else 0); gelu reads z."""
     fn = "linear_backward"
     _dtype_of(fn, ("dx", "dw", "db", "z", "y", "scratch"),
@@ -1070,8 +1071,12 @@ def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch):
         return                             # no gradient wanted: scratch is not needed either
     if act != 0 and scratch is None:
         raise ValueError(f"{fn}: scratch (N, OUT) is required for act={act} ({_ACT_NAMES[act]})")
+    if not accumulate:                     # overwrite: start the sums from zero
+        for o in (dx, dw, db):
+            if o is not None:
+                o.fill(0)
     if N == 0:
-        return                             # dw and db are left untouched
+        return                             # every sum is empty: dw and db are left as they are
     with np.errstate(over="ignore", invalid="ignore"):
         if act == 0:
             dz = dy

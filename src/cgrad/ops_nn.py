@@ -43,11 +43,11 @@ class Linear(Op):
         needs = ctx.needs_input_grad
         x2, w, y = ctx.x2, ctx.w, ctx.y
         g2 = _c(g).reshape(y.shape)
-        dx = _zeros_if(needs[0], x2.shape, x2.dtype)
-        dw = _zeros_if(needs[1], w.shape, w.dtype)
-        db = _zeros_if(ctx.has_b and needs[2], (w.shape[0],), w.dtype)
+        dx = np.empty(x2.shape, dtype=x2.dtype) if needs[0] else None
+        dw = np.empty(w.shape, dtype=w.dtype) if needs[1] else None
+        db = np.empty(w.shape[0], dtype=w.dtype) if ctx.has_b and needs[2] else None
         scratch = np.empty_like(y) if ctx.act else None
-        _bk.K.linear_backward(dx, dw, db, g2, x2, w, ctx.z, y, ctx.act, scratch)
+        _bk.K.linear_backward(dx, dw, db, g2, x2, w, ctx.z, y, ctx.act, scratch, False)  # overwrites
         if dx is not None:
             dx = dx.reshape(ctx.lead + (x2.shape[1],))
         return (dx, dw, db) if ctx.has_b else (dx, dw)
