@@ -352,6 +352,13 @@ cdef inline bint _float_matrix(object x, int nd, int typenum):
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x))
 
 
+cdef inline int _gemm_call(bint f32, void *out, const void *a, const void *b, int64_t M, int64_t N,
+                           int64_t K, bint ta, bint tb) noexcept nogil:
+    if f32:
+        return _gemm_f32(<float *>out, <const float *>a, <const float *>b, M, N, K, ta, tb, 0)
+    return _gemm_f64(<double *>out, <const double *>a, <const double *>b, M, N, K, ta, tb, 0)
+
+
 cdef int _mm(object out, object a, object b, bint ta, bint tb) except -1:
     """out = op(a) @ op(b) on 2-D arrays, out a fresh array. cg_gemm is called
     directly when the C kernels are active and all three are C-contiguous
@@ -362,6 +369,9 @@ cdef int _mm(object out, object a, object b, bint ta, bint tb) except -1:
     cdef cnp.npy_intp *da
     cdef cnp.npy_intp *db
     cdef cnp.npy_intp *do
+    cdef void *po
+    cdef const void *pa
+    cdef const void *pb
     if _gemm_f32 != NULL and _float_array(out):
         t = cnp.PyArray_TYPE(<cnp.ndarray>out)
         if _float_matrix(out, 2, t) and _float_matrix(a, 2, t) and _float_matrix(b, 2, t):
@@ -372,26 +382,14 @@ cdef int _mm(object out, object a, object b, bint ta, bint tb) except -1:
             K = da[0] if ta else da[1]
             N = db[0] if tb else db[1]
             if (db[1] if tb else db[0]) == K and do[0] == M and do[1] == N:
-                if t == cnp.NPY_FLOAT:
-                    if M * N * K < _GEMM_NOGIL_MIN:
-                        st = _gemm_f32(<float *>cnp.PyArray_DATA(<cnp.ndarray>out),
-                                       <const float *>cnp.PyArray_DATA(<cnp.ndarray>a),
-                                       <const float *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
-                    else:
-                        with nogil:
-                            st = _gemm_f32(<float *>cnp.PyArray_DATA(<cnp.ndarray>out),
-                                           <const float *>cnp.PyArray_DATA(<cnp.ndarray>a),
-                                           <const float *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                po = cnp.PyArray_DATA(<cnp.ndarray>out)
+                pa = cnp.PyArray_DATA(<cnp.ndarray>a)
+                pb = cnp.PyArray_DATA(<cnp.ndarray>b)
+                if M * N * K < _GEMM_NOGIL_MIN:
+                    st = _gemm_call(t == cnp.NPY_FLOAT, po, pa, pb, M, N, K, ta, tb)
                 else:
-                    if M * N * K < _GEMM_NOGIL_MIN:
-                        st = _gemm_f64(<double *>cnp.PyArray_DATA(<cnp.ndarray>out),
-                                       <const double *>cnp.PyArray_DATA(<cnp.ndarray>a),
-                                       <const double *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
-                    else:
-                        with nogil:
-                            st = _gemm_f64(<double *>cnp.PyArray_DATA(<cnp.ndarray>out),
-                                           <const double *>cnp.PyArray_DATA(<cnp.ndarray>a),
-                                           <const double *>cnp.PyArray_DATA(<cnp.ndarray>b), M, N, K, ta, tb, 0)
+                    with nogil:
+                        st = _gemm_call(t == cnp.NPY_FLOAT, po, pa, pb, M, N, K, ta, tb)
                 if st == 0:
                     return 0
     _kernel("matmul")(out, a, b, ta, tb, False)
