@@ -16,7 +16,7 @@ static const int64_t cg_mask_i64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define SK_T float
 #define SK_VT __m256
 #define SK_W 8
-#define SK_MASK_T __m256i
+#define SK_MASK_T __m256i /* for the double kernel too */
 #define SK_MASK(n) _mm256_loadu_si256((const __m256i *)(cg_mask_i32 + 8 - (n)))
 #define VZERO() _mm256_setzero_ps()
 #define VLOADM(p, m) _mm256_maskload_ps((p), (m))
