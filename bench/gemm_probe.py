@@ -26,6 +26,11 @@ import cgrad as cg
 from cgrad import _ckernels as C
 
 try:
+    from bench.harness import settle
+except ImportError:  # run as a script from bench/
+    from harness import settle
+
+try:
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
     threadpool_limits = None
@@ -122,7 +127,8 @@ def main():
                     k0 = r % len(names)
                     for k in names[k0:] + names[:k0]:
                         if nt > 1:
-                            time.sleep(args.idle)
+                            settle(args.idle)     # sleep, then until OpenBLAS stops spinning
+                            cases[k]()            # untimed: wake this library's threads
                         for _ in range(3):
                             res[k].append(sample(cases[k], num[k]))
                 fl = 2.0 * M * N * K

@@ -9,11 +9,16 @@ How a figure is taken (`measure`):
 - Then `rounds` rounds run. In each, every case takes `per_round` samples;
   the order of the cases rotates by one every round, so no implementation is
   always first (cold) or always after a given other one.
-- Before a case runs, the harness sleeps `idle` seconds when the previous
-  case was a different library using more than one thread: OpenBLAS, libgomp
-  and torch keep their worker threads spinning for a while after a call, and
-  on a 2-core machine those spinning threads steal the cores of whoever runs
-  next.
+- Before a case runs, when the previous case was a different library using
+  more than one thread, the harness sleeps `idle` seconds and then waits
+  until the process's other threads are quiet (`settle`): OpenBLAS, libgomp
+  and torch keep their worker threads spinning after a call, and on a
+  2-core machine those spinning threads steal the cores of whoever runs
+  next. Measured here: libgomp's workers (cgrad's and torch's) stop within
+  10 ms, OpenBLAS's spin at a full core for about 0.11 s, longer than a
+  fixed 0.08 s sleep, which left the cell after numpy timed against it.
+  Then one untimed call wakes the next library's own threads (a parked
+  worker, and the idle virtual CPU under it, take milliseconds to wake).
 - The figure is the median over all samples (time per call). Ratios are
   always between medians from the same `measure` call.
 
@@ -26,6 +31,7 @@ import os
 import platform
 import statistics
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -123,6 +129,42 @@ def _calibrate(case, target):
     return max(1, int(target / max(t, 1e-9)))
 
 
+def _other_threads_runtime_ns():
+    """CPU time (ns) of this process's threads other than the calling one,
+    from /proc/self/task/*/schedstat; None where that is not available."""
+    me = threading.get_native_id()
+    total = 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            if int(tid) == me:
+                continue
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except FileNotFoundError:      # the thread has just exited
+                continue
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return total
+
+
+def settle(idle, cap=1.0, window=0.01, busy=0.05):
+    """Sleep `idle` s, then until the other threads of the process used less
+    than `busy` of a core over the last `window` s (at most `cap` s more)."""
+    time.sleep(idle)
+    prev = _other_threads_runtime_ns()
+    if prev is None:  # pragma: no cover - not Linux: the fixed sleep only
+        return
+    t_end = time.perf_counter() + cap
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        time.sleep(window)
+        cur = _other_threads_runtime_ns()
+        if cur - prev < busy * (time.perf_counter() - t0) * 1e9:
+            return
+        prev = cur
+
+
 def measure(cases, s):
     """{name: Case} -> {name: {"median": s per call, "samples": [...], "number": int}}."""
     names = list(cases)
@@ -134,7 +176,9 @@ def measure(cases, s):
         for k in names[k0:] + names[:k0]:
             lib = cases[k].lib or k
             if prev is not None and prev != lib and s.threads > 1 and s.idle > 0:
-                time.sleep(s.idle)
+                settle(s.idle)
+                _batch(cases[k], 1)   # untimed: wakes this library's threads (and the
+                                      # idle vCPU, which takes ms in a VM) before timing
             for _ in range(s.per_round):
                 samples[k].append(_batch(cases[k], number[k]))
             prev = lib
