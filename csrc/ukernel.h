@@ -52,7 +52,7 @@ void cg_ukernel_avx512_m4_f64(CG_UK_ARGS(double));
 void cg_ukernel_avx512_m8_f64(CG_UK_ARGS(double));
 
 /* Small products (small_x86.c), nothing packed:
- *   C := [C +] A @ B,  A(i, p) = a[i*rsa + p*csa],  B row-major M x N ... K x N,
+ *   C := [C +] A @ B,  A(i, p) = a[i*rsa + p*csa] (M x K),  B row-major K x N,
  * C row-major M x N. Any M, N, K >= 0; lanes past N are masked. */
 #define CG_SK_ARGS(T) const T *a, int64_t rsa, int64_t csa, const T *b, T *c, int64_t M, \
                       int64_t N, int64_t K, int accumulate
