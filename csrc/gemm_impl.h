@@ -160,67 +160,6 @@ static void CG_NAME(pack_tr)(T *restrict dst, const T *restrict src, int64_t lds
         for (int64_t r = nv; r < R; r++) dst[p * R + r] = 0;
 }
 
-/* Copy kc rows of NRC contiguous values (NRC a constant after inlining). */
-static inline void CG_NAME(copy_rows)(T *restrict dst, const T *restrict src, int64_t lds,
-                                      int64_t kc, int nrc)
-{
-    for (int64_t p = 0; p < kc; p++)
-        for (int j = 0; j < nrc; j++) dst[p * nrc + j] = src[p * lds + j];
-}
-
-/* Pack rows [i0, i0+mv) x cols [p0, p0+kc) of op(A) into one MR-tall
- * micro-panel dst[p*mr + i], zero rows mv..mr-1. */
-static void CG_NAME(pack_a)(T *restrict dst, const T *restrict a, int64_t M, int64_t K, int ta,
-                            int64_t i0, int64_t mv, int64_t p0, int64_t kc, int mr)
-{
-    if (!ta) {
-        CG_NAME(pack_tr)(dst, a + i0 * K + p0, K, mv, kc, mr);
-        return;
-    } else if (mv == mr) { /* rows of op(A)^T: a plain copy of MR-wide rows */
-        const T *src = a + p0 * M + i0;
-        switch (mr) {
-        case 12: CG_NAME(copy_rows)(dst, src, M, kc, 12); return;
-        case 6: CG_NAME(copy_rows)(dst, src, M, kc, 6); return;
-        case 4: CG_NAME(copy_rows)(dst, src, M, kc, 4); return;
-        default: CG_NAME(copy_rows)(dst, src, M, kc, mr); return;
-        }
-    } else {
-        for (int64_t p = 0; p < kc; p++) {
-            const T *src = a + (p0 + p) * M + i0;
-            for (int64_t i = 0; i < mv; i++) dst[p * mr + i] = src[i];
-        }
-    }
-    for (int64_t p = 0; p < kc; p++)
-        for (int64_t i = mv; i < mr; i++) dst[p * mr + i] = 0;
-}
-
-/* Pack rows [p0, p0+kc) x cols [j0, j0+nv) of op(B) into one NR-wide
- * micro-panel dst[p*nr + j], zero cols nv..nr-1. */
-static void CG_NAME(pack_b)(T *restrict dst, const T *restrict b, int64_t N, int64_t K, int tb,
-                            int64_t p0, int64_t kc, int64_t j0, int64_t nv, int nr)
-{
-    if (!tb && nv == nr) {
-        const T *src = b + p0 * N + j0;
-        switch (nr) { /* constant widths: the copy becomes a few vector moves */
-        case 8: CG_NAME(copy_rows)(dst, src, N, kc, 8); return;
-        case 16: CG_NAME(copy_rows)(dst, src, N, kc, 16); return;
-        case 32: CG_NAME(copy_rows)(dst, src, N, kc, 32); return;
-        default: CG_NAME(copy_rows)(dst, src, N, kc, nr); return;
-        }
-    }
-    if (!tb) {
-        for (int64_t p = 0; p < kc; p++) {
-            const T *src = b + (p0 + p) * N + j0;
-            for (int64_t j = 0; j < nv; j++) dst[p * nr + j] = src[j];
-        }
-    } else {
-        CG_NAME(pack_tr)(dst, b + j0 * K + p0, K, nv, kc, nr);
-        return;
-    }
-    for (int64_t p = 0; p < kc; p++)
-        for (int64_t j = nv; j < nr; j++) dst[p * nr + j] = 0;
-}
-
 /* Rows [p0, p0+kc) of the npan whole NRC-wide panels starting at column j0
  * of a row-major matrix (row stride lds): dst[jp*kc*nrc + p*nrc + j]. Row
  * by row, so the source is read sequentially (one pass per row, not one
@@ -262,6 +201,24 @@ static void CG_NAME(pack_panels)(T *restrict dst, const T *restrict src, int64_t
             for (int64_t j = nv; j < nr; j++) d[p * nr + j] = 0;
         }
     }
+}
+
+/* Pack rows [i0, i0+mv) x cols [p0, p0+kc) of op(A) into one MR-tall
+ * micro-panel dst[p*mr + i], zero rows mv..mr-1. */
+static void CG_NAME(pack_a)(T *restrict dst, const T *restrict a, int64_t M, int64_t K, int ta,
+                            int64_t i0, int64_t mv, int64_t p0, int64_t kc, int mr)
+{
+    if (ta) CG_NAME(pack_panels)(dst, a + p0 * M + i0, M, kc, mv, mr); /* rows of A^T */
+    else CG_NAME(pack_tr)(dst, a + i0 * K + p0, K, mv, kc, mr);
+}
+
+/* Pack rows [p0, p0+kc) x cols [j0, j0+nv) of op(B) into one NR-wide
+ * micro-panel dst[p*nr + j], zero cols nv..nr-1. */
+static void CG_NAME(pack_b)(T *restrict dst, const T *restrict b, int64_t N, int64_t K, int tb,
+                            int64_t p0, int64_t kc, int64_t j0, int64_t nv, int nr)
+{
+    if (tb) CG_NAME(pack_tr)(dst, b + j0 * K + p0, K, nv, kc, nr);
+    else CG_NAME(pack_panels)(dst, b + p0 * N + j0, N, kc, nv, nr);
 }
 
 /* One product, planned once per call (cg_gemm). pack_a / pack_b say whether

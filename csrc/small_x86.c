@@ -16,7 +16,7 @@ static const int64_t cg_mask_i64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define SK_T float
 #define SK_VT __m256
 #define SK_W 8
-#define SK_MASK_T __m256i /* for the double kernel too */
+#define SK_MASK_T __m256i
 #define SK_MASK(n) _mm256_loadu_si256((const __m256i *)(cg_mask_i32 + 8 - (n)))
 #define VZERO() _mm256_setzero_ps()
 #define VLOADM(p, m) _mm256_maskload_ps((p), (m))
@@ -26,21 +26,11 @@ static const int64_t cg_mask_i64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VADD(x, y) _mm256_add_ps((x), (y))
 #define SK_NAME cg_small_avx2_f32
 #include "small_x86_impl.h"
-#undef SK_T
-#undef SK_VT
-#undef SK_W
-#undef SK_MASK
-#undef VZERO
-#undef VLOADM
-#undef VSTOREM
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef SK_NAME
 
 #define SK_T double
 #define SK_VT __m256d
 #define SK_W 4
+#define SK_MASK_T __m256i
 #define SK_MASK(n) _mm256_loadu_si256((const __m256i *)(cg_mask_i64 + 4 - (n)))
 #define VZERO() _mm256_setzero_pd()
 #define VLOADM(p, m) _mm256_maskload_pd((p), (m))
@@ -50,18 +40,6 @@ static const int64_t cg_mask_i64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VADD(x, y) _mm256_add_pd((x), (y))
 #define SK_NAME cg_small_avx2_f64
 #include "small_x86_impl.h"
-#undef SK_T
-#undef SK_VT
-#undef SK_W
-#undef SK_MASK_T
-#undef SK_MASK
-#undef VZERO
-#undef VLOADM
-#undef VSTOREM
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef SK_NAME
 #undef SK_TARGET
 
 /* ---- AVX-512F: lanes masked with k registers ----------------------------- */
@@ -79,18 +57,6 @@ static const int64_t cg_mask_i64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VADD(x, y) _mm512_add_ps((x), (y))
 #define SK_NAME cg_small_avx512_f32
 #include "small_x86_impl.h"
-#undef SK_T
-#undef SK_VT
-#undef SK_W
-#undef SK_MASK_T
-#undef SK_MASK
-#undef VZERO
-#undef VLOADM
-#undef VSTOREM
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef SK_NAME
 
 #define SK_T double
 #define SK_VT __m512d

@@ -52,3 +52,16 @@ SK_TARGET void SK_NAME(const SK_T *restrict a, int64_t rsa, int64_t csa, const S
         }
     }
 }
+/* every parameter but SK_TARGET: the next instantiation defines its own */
+#undef SK_NAME
+#undef SK_T
+#undef SK_VT
+#undef SK_W
+#undef SK_MASK_T
+#undef SK_MASK
+#undef VZERO
+#undef VLOADM
+#undef VSTOREM
+#undef VSET1
+#undef VFMA
+#undef VADD

@@ -31,23 +31,14 @@
 #define UK_ROWS UK_ROWS6
 #define UK_NAME cg_ukernel_avx2_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 4
 #define UK_ROWS UK_ROWS4
 #define UK_NAME cg_ukernel_avx2_m4_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 2
 #define UK_ROWS UK_ROWS2
 #define UK_NAME cg_ukernel_avx2_m2_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #undef UK_T
 #undef UK_VT
 #undef UK_W
@@ -71,23 +62,14 @@
 #define UK_ROWS UK_ROWS6
 #define UK_NAME cg_ukernel_avx2_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 4
 #define UK_ROWS UK_ROWS4
 #define UK_NAME cg_ukernel_avx2_m4_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 2
 #define UK_ROWS UK_ROWS2
 #define UK_NAME cg_ukernel_avx2_m2_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #undef UK_T
 #undef UK_VT
 #undef UK_W
@@ -115,23 +97,14 @@
 #define UK_ROWS UK_ROWS12
 #define UK_NAME cg_ukernel_avx512_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 8
 #define UK_ROWS UK_ROWS8
 #define UK_NAME cg_ukernel_avx512_m8_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 4
 #define UK_ROWS UK_ROWS4
 #define UK_NAME cg_ukernel_avx512_m4_f32
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #undef UK_T
 #undef UK_VT
 #undef UK_W
@@ -155,23 +128,14 @@
 #define UK_ROWS UK_ROWS12
 #define UK_NAME cg_ukernel_avx512_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 8
 #define UK_ROWS UK_ROWS8
 #define UK_NAME cg_ukernel_avx512_m8_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #define UK_MR 4
 #define UK_ROWS UK_ROWS4
 #define UK_NAME cg_ukernel_avx512_m4_f64
 #include "ukernel_x86_impl.h"
-#undef UK_MR
-#undef UK_ROWS
-#undef UK_NAME
 #undef UK_T
 #undef UK_VT
 #undef UK_W

@@ -54,3 +54,7 @@ UK_TARGET void UK_NAME(int64_t kc, const UK_T *restrict a, int64_t rsa, int64_t 
 #undef UK_ADD
 #undef UK_SET
 }
+/* the per-instantiation parameters; the type's vector macros stay for the next one */
+#undef UK_MR
+#undef UK_ROWS
+#undef UK_NAME

@@ -123,106 +123,61 @@ static VM256 double vexpd_row_avx2(double *y, const double *x, double m, int64_t
 /* ---- row max ---------------------------------------------------------------
  * Lanes start at x[0] and take v > m ? v : m, which is what max_ps(v, m)
  * computes (the second operand when either is NaN); four accumulators, the
- * last columns masked, lanes combined in a fixed order the same way. */
-#define VMAX_FOLD(T, l, nl, out)                                              \
-    do {                                                                      \
-        T r_ = l[0];                                                          \
-        for (int q_ = 1; q_ < (nl); q_++) r_ = l[q_] > r_ ? l[q_] : r_;       \
-        *(out) = r_;                                                          \
-    } while (0)
-
-static VM512 void vmax_row_avx512(const float *x, int64_t n, float *m)
+ * last columns masked, lanes combined in a fixed order the same way.
+ * vmax_tail*(m, p, left): m with its first min(left, W) lanes replaced by
+ * max(p[lane], m[lane]); lanes past the row are neither read nor changed. */
+static inline VM512 __m512 vmax_tail512(__m512 m, const float *p, int64_t left)
 {
-    __m512 a0 = _mm512_set1_ps(x[0]), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_max_ps(_mm512_loadu_ps(x + i), a0);
-        a1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), a1);
-        a2 = _mm512_max_ps(_mm512_loadu_ps(x + i + 32), a2);
-        a3 = _mm512_max_ps(_mm512_loadu_ps(x + i + 48), a3);
-    }
-    for (; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        a0 = _mm512_mask_max_ps(a0, k, _mm512_maskz_loadu_ps(k, x + i), a0);
-    }
-    a0 = _mm512_max_ps(a1, a0);
-    a2 = _mm512_max_ps(a3, a2);
-    a0 = _mm512_max_ps(a2, a0);
-    float l[16];
-    _mm512_storeu_ps(l, a0);
-    VMAX_FOLD(float, l, 16, m);
+    const __mmask16 k = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    return _mm512_mask_max_ps(m, k, _mm512_maskz_loadu_ps(k, p), m);
+}
+static inline VM512 __m512d vmax_tail512d(__m512d m, const double *p, int64_t left)
+{
+    const __mmask8 k = left >= 8 ? (__mmask8)0xff : (__mmask8)((1u << left) - 1);
+    return _mm512_mask_max_pd(m, k, _mm512_maskz_loadu_pd(k, p), m);
+}
+static inline VM256 __m256 vmax_tail256(__m256 m, const float *p, int64_t left)
+{
+    const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? left : 8)),
+                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(m, _mm256_max_ps(_mm256_maskload_ps(p, k), m), _mm256_castsi256_ps(k));
+}
+static inline VM256 __m256d vmax_tail256d(__m256d m, const double *p, int64_t left)
+{
+    const __m256i k = _mm256_cmpgt_epi64(_mm256_set1_epi64x(left < 4 ? left : 4),
+                                         _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm256_blendv_pd(m, _mm256_max_pd(_mm256_maskload_pd(p, k), m), _mm256_castsi256_pd(k));
 }
 
-static VM256 void vmax_row_avx2(const float *x, int64_t n, float *m)
-{
-    __m256 a0 = _mm256_set1_ps(x[0]), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_max_ps(_mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), a3);
+/* One body for every ISA and type: VT holds W lanes of T. */
+#define VMAX_ROW(NAME, TGT, T, VT, W, SET1, LOADU, MAX, STOREU, TAIL)        \
+    static TGT void NAME(const T *x, int64_t n, T *m)                         \
+    {                                                                         \
+        VT a0 = SET1(x[0]), a1 = a0, a2 = a0, a3 = a0;                        \
+        int64_t i = 0;                                                        \
+        for (; i + 4 * (W) <= n; i += 4 * (W)) {                              \
+            a0 = MAX(LOADU(x + i), a0);                                       \
+            a1 = MAX(LOADU(x + i + (W)), a1);                                 \
+            a2 = MAX(LOADU(x + i + 2 * (W)), a2);                             \
+            a3 = MAX(LOADU(x + i + 3 * (W)), a3);                             \
+        }                                                                     \
+        for (; i < n; i += (W)) a0 = TAIL(a0, x + i, n - i);                  \
+        a0 = MAX(MAX(a3, a2), MAX(a1, a0));                                   \
+        T l[W];                                                               \
+        STOREU(l, a0);                                                        \
+        T r = l[0];                                                           \
+        for (int q = 1; q < (W); q++) r = l[q] > r ? l[q] : r;                \
+        *m = r;                                                               \
     }
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (; i < n; i += 8) {
-        const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)), lane);
-        const __m256 v = _mm256_max_ps(_mm256_maskload_ps(x + i, k), a0);
-        a0 = _mm256_blendv_ps(a0, v, _mm256_castsi256_ps(k));
-    }
-    a0 = _mm256_max_ps(a1, a0);
-    a2 = _mm256_max_ps(a3, a2);
-    a0 = _mm256_max_ps(a2, a0);
-    float l[8];
-    _mm256_storeu_ps(l, a0);
-    VMAX_FOLD(float, l, 8, m);
-}
-
-static VM512 void vmaxd_row_avx512(const double *x, int64_t n, double *m)
-{
-    __m512d a0 = _mm512_set1_pd(x[0]), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm512_max_pd(_mm512_loadu_pd(x + i), a0);
-        a1 = _mm512_max_pd(_mm512_loadu_pd(x + i + 8), a1);
-        a2 = _mm512_max_pd(_mm512_loadu_pd(x + i + 16), a2);
-        a3 = _mm512_max_pd(_mm512_loadu_pd(x + i + 24), a3);
-    }
-    for (; i < n; i += 8) {
-        const __mmask8 k = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
-        a0 = _mm512_mask_max_pd(a0, k, _mm512_maskz_loadu_pd(k, x + i), a0);
-    }
-    a0 = _mm512_max_pd(a1, a0);
-    a2 = _mm512_max_pd(a3, a2);
-    a0 = _mm512_max_pd(a2, a0);
-    double l[8];
-    _mm512_storeu_pd(l, a0);
-    VMAX_FOLD(double, l, 8, m);
-}
-
-static VM256 void vmaxd_row_avx2(const double *x, int64_t n, double *m)
-{
-    __m256d a0 = _mm256_set1_pd(x[0]), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_max_pd(_mm256_loadu_pd(x + i), a0);
-        a1 = _mm256_max_pd(_mm256_loadu_pd(x + i + 4), a1);
-        a2 = _mm256_max_pd(_mm256_loadu_pd(x + i + 8), a2);
-        a3 = _mm256_max_pd(_mm256_loadu_pd(x + i + 12), a3);
-    }
-    const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
-    for (; i < n; i += 4) {
-        const __m256i k = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i < 4 ? n - i : 4), lane);
-        const __m256d v = _mm256_max_pd(_mm256_maskload_pd(x + i, k), a0);
-        a0 = _mm256_blendv_pd(a0, v, _mm256_castsi256_pd(k));
-    }
-    a0 = _mm256_max_pd(a1, a0);
-    a2 = _mm256_max_pd(a3, a2);
-    a0 = _mm256_max_pd(a2, a0);
-    double l[4];
-    _mm256_storeu_pd(l, a0);
-    VMAX_FOLD(double, l, 4, m);
-}
-#undef VMAX_FOLD
+VMAX_ROW(vmax_row_avx512, VM512, float, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,
+         _mm512_max_ps, _mm512_storeu_ps, vmax_tail512)
+VMAX_ROW(vmaxd_row_avx512, VM512, double, __m512d, 8, _mm512_set1_pd, _mm512_loadu_pd,
+         _mm512_max_pd, _mm512_storeu_pd, vmax_tail512d)
+VMAX_ROW(vmax_row_avx2, VM256, float, __m256, 8, _mm256_set1_ps, _mm256_loadu_ps,
+         _mm256_max_ps, _mm256_storeu_ps, vmax_tail256)
+VMAX_ROW(vmaxd_row_avx2, VM256, double, __m256d, 4, _mm256_set1_pd, _mm256_loadu_pd,
+         _mm256_max_pd, _mm256_storeu_pd, vmax_tail256d)
+#undef VMAX_ROW
 #endif /* x86 + GNU C */
 
 int cg_vexp_row_f32(float *y, const float *x, float m, int64_t n, double *sum)

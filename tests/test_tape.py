@@ -136,9 +136,9 @@ def test_fast_paths_record_nothing_under_no_grad(backend):
 ])
 def test_leaf_gradients_handed_over_uncopied_stay_correct(backend, make):
     """Ops whose backward allocates its gradients (Op.fresh_grads) give them
-    to a leaf's .grad without a copy. The grads must still be right, belong
-    to one leaf only, and later backwards must add to them (not to an array
-    someone else holds). Oracle: float64 central differences."""
+    to a leaf's .grad without a copy. The grads must still be right, a
+    fan-out must sum each branch once, and later backwards must add to one
+    leaf's .grad only. Oracle: float64 central differences."""
     rng = np.random.default_rng(2)
     z0 = rng.standard_normal((4, 6))
     t = cg.tensor(rng.integers(0, 6, 4), dtype=cg.int64)
@@ -155,10 +155,12 @@ def test_leaf_gradients_handed_over_uncopied_stay_correct(backend, make):
         e[idx] = 1e-6
         want[idx] = (f(z0 + e) - f(z0 - e)) / 2e-6
     make(z, t).backward()
-    make(w, t).backward()
-    assert not np.may_share_memory(z.grad.data, w.grad.data)
     np.testing.assert_allclose(z.grad.data, want, rtol=1e-6, atol=1e-8)
     first = z.grad.data.copy()
+    # fan-out: the engine adds the second branch's gradient into the first,
+    # owned one; an array the op still shared would be counted twice
+    (make(w, t) + make(w, t)).backward()
+    np.testing.assert_allclose(w.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
     make(z, t).backward()                              # accumulates into .grad
     np.testing.assert_allclose(z.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(w.grad.data, first, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(w.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
