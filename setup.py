@@ -100,6 +100,7 @@ ext = Extension(
 tape = Extension(
     "cgrad._tape",
     sources=["src/cgrad/_tape.pyx"],
+    depends=sorted(glob.glob("src/cgrad/pxi/tape_*.pxi")),
     include_dirs=[np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O2"],

@@ -13,9 +13,11 @@ import numpy as np
 from ._version import __version__
 from .backend import (get_backend, use_backend, set_num_threads, get_num_threads,
                       config as _config)
-from . import autograd
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .tensor import Tensor
+from . import _wiring  # noqa: F401  (connects the compiled tape to the layers above it)
+from . import autograd
+from .autograd import grad
 from .creation import (tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like,
                        full_like, randn, rand, randint, arange, linspace, eye, manual_seed)
 from .functional_core import (exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_relu,

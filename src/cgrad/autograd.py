@@ -1,133 +1,24 @@
-"""The tape: entries, sequence numbers, backward(), grad(), no_grad, Function.
+"""cgrad.autograd: gradients on demand (`grad`, `backward`) and custom ops
+(`Function`). The engine's contract is in engine.py; the grad-mode switches
+(`no_grad`, ...) live in grad_mode.py and are re-exported here, as in torch.
 
-Every op that runs with grad enabled and an input that requires grad records
-one `Node` (a tape entry): the op, its input tensors, what it saved for
-backward, and a sequence number from a counter that only grows. The output
-tensor points to its node (`grad_fn`). `backward()` keeps a heap of the
-entries that have pending gradients and always runs the one with the highest
-sequence number next. An entry's inputs were all made before it, so every
-gradient reaching an entry has arrived by the time it runs: this is a
-topological order with no recursion, no graph walk and no sort.
-
-Conventions:
-- Gradients inside the engine are plain ndarrays in the dtype of the op.
-- An op's backward returns one gradient per input, in the op's output
-  (broadcast) shape if it likes; the engine sums it back to the input's shape
-  (`_sum_to`) and casts it to the input's dtype. That is where broadcasting
-  and type promotion are undone, for every op at once.
-- Fan-out: a tensor used twice gets two gradients, and the engine adds them.
-- After backward the nodes drop their inputs and saved buffers, unless
-  `retain_graph=True`; a second backward through them raises.
-- Each saved tensor is checked against its version counter, so an in-place
-  change to it makes the backward raise instead of using the wrong numbers.
+This module sits above tensor.py: it builds on Tensor, and tensor.py never
+imports it.
 """
-
-import threading
 
 import numpy as np
 
-from . import backend as _bk
+from .engine import root_grad, run_backward
+from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor
+from ._tape import Node
 
-
-
-# ---------------------------------------------------------------- grad mode
-class _GradMode(threading.local):
-    enabled = True
-
-
-_mode = _GradMode()
-
-
-def is_grad_enabled():
-    return _mode.enabled
-
-
-class _GradSwitch:
-    """Base of no_grad / enable_grad: a context manager and a decorator."""
-
-    flag = True
-
-    def __new__(cls, fn=None, *args, **kwargs):
-        self = super().__new__(cls)
-        if fn is not None and callable(fn) and cls is not set_grad_enabled:
-            return self(fn)                 # bare decorator: @cg.no_grad
-        return self
-
-    def __enter__(self):
-        self._prev = _mode.enabled
-        _mode.enabled = self.flag
-        return self
-
-    def __exit__(self, *exc):
-        _mode.enabled = self._prev
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        switch = type(self)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with switch():
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_GradSwitch):
-    """Ops run inside record nothing. `with cg.no_grad():` or `@cg.no_grad()`."""
-
-    flag = False
-
-
-class enable_grad(_GradSwitch):
-    flag = True
-
-
-class set_grad_enabled(_GradSwitch):
-    def __init__(self, mode):
-        self.flag = bool(mode)
-        self._prev = _mode.enabled
-        _mode.enabled = self.flag      # torch: takes effect on construction too
-
-
-# ---------------------------------------------------------------- tape entry
-# Node (a tape entry), the engine and leaf accumulation are compiled
-# (_tape.pyx); the contract is the one above.
-from ._tape import Node, run_backward, prepare_grad as _prepare_grad  # noqa: E402,F401
-from . import _tape  # noqa: E402
-
-
-def _c(x):
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-
-
-def _sum_to(g, shape):
-    """Sum a broadcast gradient back to `shape` (the reverse of broadcasting)."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    g = _c(g)
-    if not axes:
-        return g.reshape(shape)
-    kept = [g.shape[i] for i in range(g.ndim) if i not in axes]
-    out = np.empty(kept, dtype=g.dtype)
-    _bk.K.sum_forward(out, g, axes)
-    return out.reshape(shape)
-
-
-def _wrap(a):
-    from .tensor import Tensor
-    return Tensor._make(a)
+__all__ = ["grad", "backward", "Function", "FunctionCtx", "no_grad", "enable_grad",
+           "set_grad_enabled", "is_grad_enabled", "Node"]
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
     """Gradients of outputs with respect to inputs, returned as a tuple; .grad untouched."""
-    from .tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -138,26 +29,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
-    gs = [_root_grad(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
+    gs = [root_grad(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
     return run_backward(outputs, gs, retain_graph=retain_graph, inputs=inputs,
                         allow_unused=allow_unused)
 
 
-_tape._configure(_mode, _bk, None, _sum_to)
-
-
-def _root_grad(t, g, who):
-    """The starting gradient: ones for a scalar, else the given `gradient`."""
-    if g is None:
-        if t.data.size != 1:
-            raise RuntimeError(
-                f"{who}: grad can be implicitly created only for scalar outputs; "
-                f"got an output of shape {t.shape}: pass `gradient=`")
-        return np.ones(t.data.shape, dtype=t.data.dtype)
-    ga = g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else np.asarray(g)
-    if ga.shape != t.data.shape:
-        raise ValueError(f"{who}: gradient has shape {ga.shape} but the output has shape {t.shape}")
-    return _c(ga.astype(t.data.dtype, copy=False))
+def backward(tensors, grad_tensors=None, retain_graph=None):
+    """Accumulate the gradients of `tensors` into the leaves' .grad, as
+    torch.autograd.backward: one backward pass from several roots."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"backward: {len(tensors)} tensors but {len(grad_tensors)} gradients")
+    gs = [root_grad(t, g, "backward") for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, gs, retain_graph=bool(retain_graph))
 
 
 # ---------------------------------------------------------------- custom ops
@@ -191,8 +79,6 @@ class _CustomOp:
         self.arg_is_tensor = arg_is_tensor
 
     def backward(self, node, *gouts):
-        from .tensor import Tensor
-
         gts = []
         for g, shape_dtype in zip(gouts, node.out_meta):
             if g is None:
@@ -230,8 +116,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from .tensor import Tensor
-
         ctx = FunctionCtx()
         ctx._node = None
         ctx._to_save = ()

@@ -34,7 +34,7 @@ def _set(name):
         raise ValueError(f"use_backend: unknown backend {name!r}; choose 'c' or 'numpy'")
     K = _BACKENDS[name]
     _name = name
-    _tape._set_backend(K)      # the compiled tape caches the active module's functions
+    _tape.set_kernels(K)       # the compiled tape caches the active module's functions
 
 
 class use_backend:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import ops as _ops
 from . import ops_nn as _ops_nn
-from .autograd import run_backward, _root_grad
+from .engine import root_grad, run_backward
 
 # The local derivative of every op, keyed by op name (Node.name). `G` is the
 # upstream gradient dL/d(output).
@@ -473,7 +473,7 @@ def explain(output, names=None, gradient=None, retain_graph=False):
         raise RuntimeError("explain: the output does not require grad, so there is nothing to explain")
     labels = _labels(output, names)
     rec = _Recorder(labels)
-    run_backward([output], [_root_grad(output, gradient, "explain")],
+    run_backward([output], [root_grad(output, gradient, "explain")],
                  retain_graph=retain_graph, observer=rec)
     return Trace(rec.steps, rec.leaf_totals, labels.get(
         id(output) if output.grad_fn is None else (id(output.grad_fn), output._out_idx),

@@ -10,7 +10,8 @@ element, both values and the largest difference.
 
 import numpy as np
 
-from .autograd import grad as _grad, no_grad
+from .autograd import grad as _grad
+from .grad_mode import no_grad
 from .tensor import Tensor
 
 

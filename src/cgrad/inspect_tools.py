@@ -30,7 +30,9 @@ import numpy as np
 
 from . import ops as _ops
 from . import ops_nn as _ops_nn
-from .autograd import _CustomOp, FunctionCtx, no_grad, _prepare_grad
+from ._tape import prepare_grad as _prepare_grad
+from .autograd import _CustomOp, FunctionCtx
+from .grad_mode import no_grad
 from .explain import graph_of
 from .tensor import Tensor
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import ops
 from . import _tape
-from .autograd import _mode, run_backward, _root_grad
+from .engine import root_grad, run_backward
+from .grad_mode import _mode, no_grad
 from .ops import apply
 
 _F32 = np.dtype(np.float32)
@@ -234,7 +235,7 @@ class Tensor(_tape.FastOps):
         if not self._rg:
             raise RuntimeError("backward: element 0 of tensors does not require grad "
                                "and does not have a grad_fn")
-        run_backward([self], [_root_grad(self, gradient, "backward")],
+        run_backward([self], [root_grad(self, gradient, "backward")],
                      retain_graph=bool(retain_graph))
 
     def detach(self):
@@ -569,7 +570,6 @@ class Tensor(_tape.FastOps):
             self._check_inplace(who)
             res = binary(op, self._snapshot(), other, dtype=self.data.dtype)
         else:
-            from .autograd import no_grad
             with no_grad():
                 res = binary(op, self, other, dtype=self.data.dtype)
         return self._take(res)
@@ -629,9 +629,6 @@ class Tensor(_tape.FastOps):
         self.data[...] = s.data
         self._vc[0] += 1
         return self
-
-
-_tape._configure(None, None, Tensor, None)
 
 
 # ---------------------------------------------------------------- helpers
@@ -795,5 +792,3 @@ def matmul(a, b):
         return Tensor._make(np.asarray(np.matmul(a.data, b.data)))
     return apply(ops.MatMul, a, b, dtype=dt)
 
-
-_tape._configure_fast(ops, binary, matmul)

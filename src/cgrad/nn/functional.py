@@ -95,9 +95,6 @@ def _linear_generic(input, weight, bias=None, activation=None):
     return apply(ops_nn.Linear, *ts, act=ops_nn.ACT[activation])
 
 
-_tape._configure_linear(ops_nn.Linear, ops_nn.ACT, _linear_generic)
-
-
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     x = _float(input, "dropout")
