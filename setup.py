@@ -1,5 +1,6 @@
 """Build cgrad's compiled kernels: one extension, cgrad._ckernels, made from
-src/cgrad/_ckernels.pyx and csrc/*.c. Metadata lives in pyproject.toml.
+src/cgrad/_ckernels.pyx (which includes src/cgrad/pxi/*.pxi) and csrc/*.c.
+Metadata lives in pyproject.toml.
 
 Flags: -O3 -std=c99, never fast-math and no host-specific -march (SIMD code is
 selected at run time, see csrc/cpu.c). -fno-math-errno only stops libm
@@ -89,7 +90,8 @@ ext = Extension(
     "cgrad._ckernels",
     sources=["src/cgrad/_ckernels.pyx"] + sorted(glob.glob(os.path.join(CSRC, "*.c"))),
     include_dirs=[CSRC, np.get_include()],
-    depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))) + ["src/cgrad/_ckernels.pxd"],
+    depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))) + ["src/cgrad/_ckernels.pxd"]
+    + sorted(glob.glob("src/cgrad/pxi/ck_*.pxi")),
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O3", "-std=c99", "-fno-math-errno"],
     extra_link_args=[],
