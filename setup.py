@@ -102,8 +102,9 @@ ext = Extension(
 tape = Extension(
     "cgrad._tape",
     sources=["src/cgrad/_tape.pyx"],
-    depends=sorted(glob.glob("src/cgrad/pxi/tape_*.pxi")),
-    include_dirs=[np.get_include()],
+    depends=sorted(glob.glob("src/cgrad/pxi/tape_*.pxi"))
+    + ["src/cgrad/_ckernels.pxd", os.path.join(CSRC, "cgrad.h")],
+    include_dirs=[CSRC, np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O2"],
 )

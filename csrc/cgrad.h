@@ -93,68 +93,27 @@ int cg_matmul_f64(double *out, const double *a, const double *b,
                   int trans_a, int trans_b, int accumulate);
 
 /* ---- elementwise unary (unary.c) ---------------------------------------
- * forward(y, x, n):          y[i] = f(x[i])
- * backward(dx, dy, x, y, n): dx[i] += dy[i] * f'(x[i])
- * All buffers contiguous, n elements. Backward reads x or y, whichever the
- * derivative is written in (see unary_impl.h); the other may be NULL. */
-void cg_neg_forward_f32(float *y, const float *x, int64_t n);
-void cg_neg_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_neg_forward_f64(double *y, const double *x, int64_t n);
-void cg_neg_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_exp_forward_f32(float *y, const float *x, int64_t n);
-void cg_exp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_exp_forward_f64(double *y, const double *x, int64_t n);
-void cg_exp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_log_forward_f32(float *y, const float *x, int64_t n);
-void cg_log_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_log_forward_f64(double *y, const double *x, int64_t n);
-void cg_log_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_sqrt_forward_f32(float *y, const float *x, int64_t n);
-void cg_sqrt_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_sqrt_forward_f64(double *y, const double *x, int64_t n);
-void cg_sqrt_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_abs_forward_f32(float *y, const float *x, int64_t n);
-void cg_abs_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_abs_forward_f64(double *y, const double *x, int64_t n);
-void cg_abs_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_sin_forward_f32(float *y, const float *x, int64_t n);
-void cg_sin_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_sin_forward_f64(double *y, const double *x, int64_t n);
-void cg_sin_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_cos_forward_f32(float *y, const float *x, int64_t n);
-void cg_cos_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_cos_forward_f64(double *y, const double *x, int64_t n);
-void cg_cos_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_tanh_forward_f32(float *y, const float *x, int64_t n);
-void cg_tanh_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_tanh_forward_f64(double *y, const double *x, int64_t n);
-void cg_tanh_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_sigmoid_forward_f32(float *y, const float *x, int64_t n);
-void cg_sigmoid_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_sigmoid_forward_f64(double *y, const double *x, int64_t n);
-void cg_sigmoid_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-void cg_relu_forward_f32(float *y, const float *x, int64_t n);
-void cg_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n);
-void cg_relu_forward_f64(double *y, const double *x, int64_t n);
-void cg_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n);
-
-/* With parameters (the same ones on forward and backward; all read x). */
-void cg_leaky_relu_forward_f32(float *y, const float *x, int64_t n, float negative_slope);
-void cg_leaky_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float negative_slope);
-void cg_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double negative_slope);
-void cg_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double negative_slope);
-void cg_softplus_forward_f32(float *y, const float *x, int64_t n, float beta, float threshold);
-void cg_softplus_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float beta, float threshold);
-void cg_softplus_forward_f64(double *y, const double *x, int64_t n, double beta, double threshold);
-void cg_softplus_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double beta, double threshold);
-void cg_gelu_forward_f32(float *y, const float *x, int64_t n, int approximate_tanh);
-void cg_gelu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, int approximate_tanh);
-void cg_gelu_forward_f64(double *y, const double *x, int64_t n, int approximate_tanh);
-void cg_gelu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, int approximate_tanh);
-void cg_clamp_forward_f32(float *y, const float *x, int64_t n, float lo, float hi);
-void cg_clamp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float lo, float hi);
-void cg_clamp_forward_f64(double *y, const double *x, int64_t n, double lo, double hi);
-void cg_clamp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double lo, double hi);
+ * Every unary op has one signature, and is reached through the table
+ * cg_unary_ops() returns (one entry per op, in unary_impl.h's order):
+ *   forward(y, x, n, p):          y[i] = f(x[i])
+ *   backward(dx, dy, x, y, n, p): dx[i] += dy[i] * f'(x[i])
+ * All buffers contiguous, n elements. p holds the op's nparams parameters
+ * as doubles (NULL when it has none). Backward reads x, y or neither, as
+ * `reads` says; the other pointers may be NULL. */
+#define CG_READS_X 1
+#define CG_READS_Y 2
+typedef struct {
+    const char *name;     /* the op's name: "tanh", "leaky_relu", ... */
+    int reads;            /* CG_READS_X | CG_READS_Y: what backward reads */
+    int nparams;          /* how many doubles p holds */
+    void (*forward_f32)(float *y, const float *x, int64_t n, const double *p);
+    void (*forward_f64)(double *y, const double *x, int64_t n, const double *p);
+    void (*backward_f32)(float *dx, const float *dy, const float *x, const float *y,
+                         int64_t n, const double *p);
+    void (*backward_f64)(double *dx, const double *dy, const double *x, const double *y,
+                         int64_t n, const double *p);
+} cg_unary_op;
+const cg_unary_op *cg_unary_ops(int *count);
 
 /* ---- elementwise binary with broadcasting (binary.c) -------------------
  * out, dout, da, db: contiguous, shape[ndim]. a, b: shape[ndim] with any

@@ -1,9 +1,10 @@
 /* unary_impl.h: elementwise unary kernels, type-generic body (see common.h).
  * Included by unary.c once per type. Each pair is forward then backward:
- *   forward(y, x, n):          y[i]   = f(x[i])
- *   backward(dx, dy, x, y, n): dx[i] += dy[i] * f'(x[i])
+ *   forward(y, x, n, p):          y[i]   = f(x[i])
+ *   backward(dx, dy, x, y, n, p): dx[i] += dy[i] * f'(x[i])
  * Derivative conventions are PyTorch's. Backward reads x (X) or the saved
- * output y (Y), never both, so the other pointer may be NULL.
+ * output y (Y), never both, so the other pointer may be NULL; which one is
+ * listed in CG_UNARY_OPS at the end, next to the op's parameter count.
  * Ops with a vmath.h loop run in fixed chunks: the SIMD loop where it exists
  * (float32 on AVX2/AVX-512), else the scalar expression, element by element.
  */
@@ -19,30 +20,49 @@ static inline T CG_NAME(log1pexp)(T z)
     return CG_M(log1p)(CG_M(exp)(z));
 }
 
-/* One forward/backward pair for an op without parameters. FWD is an
- * expression in X = x[i]; BWD an expression in G = dy[i] and X or Y. */
+/* min(max(x, lo), hi): lo > hi gives hi, NaN propagates. */
+static inline T CG_NAME(clamp1)(T x, T lo, T hi)
+{
+    const T v = x < lo ? lo : x;
+    return v > hi ? hi : v;
+}
+
+/* Every op has the one signature of cgrad.h (cg_unary_op):
+ *   cg_<op>_forward(y, x, n, p)           y[i]   = f(x[i])
+ *   cg_<op>_backward(dx, dy, x, y, n, p)  dx[i] += dy[i] * f'(x[i])
+ * p holds the op's parameters as doubles (P(k) reads the k-th as T).
+ * CG_UNARY_PAIR defines a pair from expressions: FWD in X = x[i], BWD in
+ * G = dy[i] and X or Y = y[i] (what the op reads, CG_UNARY_OPS below). */
 #define X (xp[i])
 #define Y (yp[i])
 #define G (dy[i])
-#define CG_UNARY_BACKWARD(op, BWD)                                                 \
+#define P(k) ((T)p[k])
+#define CG_UNARY_FORWARD_DECL(op)                                                  \
+    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n, \
+                                    const double *p)
+#define CG_UNARY_BACKWARD_DECL(op)                                                 \
     void CG_NAME(cg_##op##_backward)(T *restrict dx, const T *restrict dy,          \
                                      const T *restrict xp, const T *restrict yp,   \
-                                     int64_t n)                                    \
+                                     int64_t n, const double *p)
+#define CG_UNARY_BACKWARD(op, BWD)                                                 \
+    CG_UNARY_BACKWARD_DECL(op)                                                     \
     {                                                                              \
-        (void)xp; (void)yp;                                                        \
+        (void)xp; (void)yp; (void)p;                                               \
         CG_PARALLEL_FOR(n, i, n, dx[i] += (BWD););                                 \
     }
 #define CG_UNARY_PAIR(op, FWD, BWD)                                                \
-    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
+    CG_UNARY_FORWARD_DECL(op)                                                      \
     {                                                                              \
+        (void)p;                                                                   \
         CG_PARALLEL_FOR(n, i, n, y[i] = (FWD););                                   \
     }                                                                              \
     CG_UNARY_BACKWARD(op, BWD)
 
 /* The same, with the forward through vmath.h's VFN(y, x, len) when it runs. */
 #define CG_UNARY_PAIR_V(op, VFN, FWD, BWD)                                         \
-    void CG_NAME(cg_##op##_forward)(T *restrict y, const T *restrict xp, int64_t n)  \
+    CG_UNARY_FORWARD_DECL(op)                                                      \
     {                                                                              \
+        (void)p;                                                                   \
         CG_FOR_CHUNKS(n, lo, len, n,                                               \
             if (!CG_NAME(VFN)(y + lo, xp + lo, len))                               \
                 for (int64_t i = lo; i < lo + len; i++) y[i] = (FWD););            \
@@ -77,36 +97,29 @@ CG_UNARY_PAIR_V(sigmoid, cg_vsigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))
 /* relu: y = max(x, 0), NaN propagates;  dx += dy where y > 0 (relu'(0) = 0) */
 CG_UNARY_PAIR(relu, CG_NAME(relu_fwd)(X), CG_NAME(relu_bwd)(G, Y))
 
-#undef CG_UNARY_PAIR
-#undef CG_UNARY_PAIR_V
-#undef CG_UNARY_BACKWARD
+/* leaky_relu, p = (slope): y = x if x > 0 else slope * x
+ *                          dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
+CG_UNARY_PAIR(leaky_relu, X > 0 ? X : X * P(0), X > 0 ? G : G * P(0))
 
-/* leaky_relu: y = x if x > 0 else slope * x
- *             dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
-void CG_NAME(cg_leaky_relu_forward)(T *restrict y, const T *restrict xp, int64_t n, T slope)
-{
-    CG_PARALLEL_FOR(n, i, n, y[i] = X > 0 ? X : X * slope; );
-}
-void CG_NAME(cg_leaky_relu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
-                                     const T *restrict yp, int64_t n, T slope)
-{
-    (void)yp;
-    CG_PARALLEL_FOR(n, i, n, dx[i] += X > 0 ? G : G * slope; );
-}
+/* clamp, p = (lo, hi): y = min(max(x, lo), hi) (lo > hi gives hi; NaN propagates)
+ *                      dx += dy where lo <= x <= hi, else 0 */
+CG_UNARY_PAIR(clamp, CG_NAME(clamp1)(X, P(0), P(1)), (X >= P(0) && X <= P(1)) ? G : (T)0)
 
-/* softplus: z = beta x;  y = x if z > threshold else log(1 + e^z) / beta
- *           dx += dy if z > threshold else dy * sigmoid(z)
+/* softplus, p = (beta, threshold): z = beta x;
+ *   y = x if z > threshold else log(1 + e^z) / beta
+ *   dx += dy if z > threshold else dy * sigmoid(z)
  * log(1 + e^z) is computed as log1pexp (no overflow for any threshold). */
-void CG_NAME(cg_softplus_forward)(T *restrict y, const T *restrict xp, int64_t n, T beta, T threshold)
+CG_UNARY_FORWARD_DECL(softplus)
 {
+    const T beta = P(0), threshold = P(1);
     CG_PARALLEL_FOR(n, i, n,
         const T z = X * beta;
         y[i] = z > threshold ? X : CG_NAME(log1pexp)(z) / beta;
     );
 }
-void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
-                                   const T *restrict yp, int64_t n, T beta, T threshold)
+CG_UNARY_BACKWARD_DECL(softplus)
 {
+    const T beta = P(0), threshold = P(1);
     (void)yp;
     CG_FOR_CHUNKS(n, lo, len, n,
         if (!CG_NAME(cg_vsoftplus_grad)(dx + lo, dy + lo, xp + lo, len, beta, threshold))
@@ -116,14 +129,15 @@ void CG_NAME(cg_softplus_backward)(T *restrict dx, const T *restrict dy, const T
             });
 }
 
-/* gelu, exact:  y = x Phi(x);  dx += dy * (Phi(x) + x phi(x))
- * gelu, tanh:   y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
- *               dx += dy * (term 1 + term 2), computed through sigmoid(2u)
+/* gelu, p = (approximate_tanh: 0 or 1)
+ * exact:  y = x Phi(x);  dx += dy * (Phi(x) + x phi(x))
+ * tanh:   y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ *         dx += dy * (term 1 + term 2), computed through sigmoid(2u)
  * The formulas, the derivation and the constants are in act_impl.h; the
  * float32 SIMD loops (same math, see vmath_x86.c) in vmath.h. */
-void CG_NAME(cg_gelu_forward)(T *restrict y, const T *restrict xp, int64_t n, int approximate_tanh)
+CG_UNARY_FORWARD_DECL(gelu)
 {
-    if (approximate_tanh) {
+    if (p[0] != 0) {
         CG_FOR_CHUNKS(n, lo, len, n,
             if (!CG_NAME(cg_vgelu_tanh)(y + lo, xp + lo, len))
                 for (int64_t i = lo; i < lo + len; i++) y[i] = CG_NAME(gelu_tanh_fwd)(X););
@@ -133,11 +147,10 @@ void CG_NAME(cg_gelu_forward)(T *restrict y, const T *restrict xp, int64_t n, in
                 for (int64_t i = lo; i < lo + len; i++) y[i] = CG_NAME(gelu_erf_fwd)(X););
     }
 }
-void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
-                               const T *restrict yp, int64_t n, int approximate_tanh)
+CG_UNARY_BACKWARD_DECL(gelu)
 {
     (void)yp;
-    if (approximate_tanh) {
+    if (p[0] != 0) {
         CG_FOR_CHUNKS(n, lo, len, n,
             if (!CG_NAME(cg_vgelu_tanh_grad)(dx + lo, dy + lo, xp + lo, len, 1))
                 for (int64_t i = lo; i < lo + len; i++) dx[i] += G * CG_NAME(gelu_tanh_grad)(X););
@@ -148,22 +161,33 @@ void CG_NAME(cg_gelu_backward)(T *restrict dx, const T *restrict dy, const T *re
     }
 }
 
-/* clamp: y = min(max(x, lo), hi) (lo > hi gives hi; NaN propagates)
- *        dx += dy where lo <= x <= hi, else 0 */
-void CG_NAME(cg_clamp_forward)(T *restrict y, const T *restrict xp, int64_t n, T lo, T hi)
-{
-    CG_PARALLEL_FOR(n, i, n,
-        const T v = X < lo ? lo : X;
-        y[i] = v > hi ? hi : v;
-    );
-}
-void CG_NAME(cg_clamp_backward)(T *restrict dx, const T *restrict dy, const T *restrict xp,
-                                const T *restrict yp, int64_t n, T lo, T hi)
-{
-    (void)yp;
-    CG_PARALLEL_FOR(n, i, n, dx[i] += (X >= lo && X <= hi) ? G : (T)0; );
-}
-
+#undef CG_UNARY_PAIR
+#undef CG_UNARY_PAIR_V
+#undef CG_UNARY_BACKWARD
+#undef CG_UNARY_FORWARD_DECL
+#undef CG_UNARY_BACKWARD_DECL
 #undef X
 #undef Y
 #undef G
+#undef P
+
+/* The ops of this file, for the table in unary.c (cgrad.h: cg_unary_ops):
+ * name, what backward reads (CG_READS_X, CG_READS_Y or neither), and how
+ * many parameters p holds. */
+#ifndef CG_UNARY_OPS
+#define CG_UNARY_OPS(OP)                  \
+    OP(neg,        0,          0)         \
+    OP(exp,        CG_READS_Y, 0)         \
+    OP(log,        CG_READS_X, 0)         \
+    OP(sqrt,       CG_READS_Y, 0)         \
+    OP(abs,        CG_READS_X, 0)         \
+    OP(sin,        CG_READS_X, 0)         \
+    OP(cos,        CG_READS_X, 0)         \
+    OP(tanh,       CG_READS_Y, 0)         \
+    OP(sigmoid,    CG_READS_Y, 0)         \
+    OP(relu,       CG_READS_Y, 0)         \
+    OP(leaky_relu, CG_READS_X, 1)         \
+    OP(clamp,      CG_READS_X, 2)         \
+    OP(softplus,   CG_READS_X, 2)         \
+    OP(gelu,       CG_READS_X, 1)
+#endif

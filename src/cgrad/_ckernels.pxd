@@ -38,63 +38,19 @@ cdef extern from "cgrad.h" nogil:
     int cg_matmul_f32(float *out, const float *a, const float *b, int64_t Bo, int64_t Ba, int64_t Bb, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
     int cg_matmul_f64(double *out, const double *a, const double *b, int64_t Bo, int64_t Ba, int64_t Bb, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b, int accumulate) noexcept nogil
 
-    # ---- elementwise unary (unary.c) ---------------------------------
-    void cg_neg_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_neg_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_neg_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_neg_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_exp_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_exp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_exp_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_exp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_log_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_log_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_log_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_log_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_sqrt_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_sqrt_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_sqrt_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_sqrt_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_abs_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_abs_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_abs_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_abs_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_sin_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_sin_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_sin_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_sin_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_cos_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_cos_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_cos_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_cos_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_tanh_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_tanh_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_tanh_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_tanh_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_sigmoid_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_sigmoid_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_sigmoid_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_sigmoid_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_relu_forward_f32(float *y, const float *x, int64_t n) noexcept nogil
-    void cg_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n) noexcept nogil
-    void cg_relu_forward_f64(double *y, const double *x, int64_t n) noexcept nogil
-    void cg_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n) noexcept nogil
-    void cg_leaky_relu_forward_f32(float *y, const float *x, int64_t n, float negative_slope) noexcept nogil
-    void cg_leaky_relu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float negative_slope) noexcept nogil
-    void cg_leaky_relu_forward_f64(double *y, const double *x, int64_t n, double negative_slope) noexcept nogil
-    void cg_leaky_relu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double negative_slope) noexcept nogil
-    void cg_softplus_forward_f32(float *y, const float *x, int64_t n, float beta, float threshold) noexcept nogil
-    void cg_softplus_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float beta, float threshold) noexcept nogil
-    void cg_softplus_forward_f64(double *y, const double *x, int64_t n, double beta, double threshold) noexcept nogil
-    void cg_softplus_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double beta, double threshold) noexcept nogil
-    void cg_gelu_forward_f32(float *y, const float *x, int64_t n, int approximate_tanh) noexcept nogil
-    void cg_gelu_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, int approximate_tanh) noexcept nogil
-    void cg_gelu_forward_f64(double *y, const double *x, int64_t n, int approximate_tanh) noexcept nogil
-    void cg_gelu_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, int approximate_tanh) noexcept nogil
-    void cg_clamp_forward_f32(float *y, const float *x, int64_t n, float lo, float hi) noexcept nogil
-    void cg_clamp_backward_f32(float *dx, const float *dy, const float *x, const float *y, int64_t n, float lo, float hi) noexcept nogil
-    void cg_clamp_forward_f64(double *y, const double *x, int64_t n, double lo, double hi) noexcept nogil
-    void cg_clamp_backward_f64(double *dx, const double *dy, const double *x, const double *y, int64_t n, double lo, double hi) noexcept nogil
+    # ---- elementwise unary (unary.c): one signature, reached by a table
+    enum:
+        CG_READS_X
+        CG_READS_Y
+    ctypedef struct cg_unary_op:
+        const char *name
+        int reads
+        int nparams
+        void (*forward_f32)(float *y, const float *x, int64_t n, const double *p) noexcept nogil
+        void (*forward_f64)(double *y, const double *x, int64_t n, const double *p) noexcept nogil
+        void (*backward_f32)(float *dx, const float *dy, const float *x, const float *y, int64_t n, const double *p) noexcept nogil
+        void (*backward_f64)(double *dx, const double *dy, const double *x, const double *y, int64_t n, const double *p) noexcept nogil
+    const cg_unary_op *cg_unary_ops(int *count) noexcept nogil
 
     # ---- elementwise binary (binary.c) -------------------------------
     int cg_add_forward_f32(float *out, const float *a, const float *b, int64_t ndim, const int64_t *shape, const int64_t *astrides, const int64_t *bstrides) noexcept nogil

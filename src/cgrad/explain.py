@@ -6,9 +6,9 @@ forward pass), a `Step` holds:
 - the op, the shapes of its inputs and output, and the upstream gradient
   (dL/d output), with the separate contributions when the output was used more
   than once (a fan-out sum);
-- the local derivative as a formula (the FORMULAS table below) and, when the
-  tensors are small, its values, computed here in NumPy from what the op saved
-  on its tape entry, independently of the op's backward;
+- the local derivative as a formula (from the op's row in the op table) and,
+  when the tensors are small, its values, computed by the op class from what
+  its tape entry saved, with the NumPy reference kernels;
 - the gradient sent to each input, and whether a broadcast was undone (the
   axes that were summed) or a dtype cast back.
 
@@ -20,171 +20,41 @@ listed when there were several. `str(trace)` is a plain-text table and
     print(cg.explain(loss, names={"w": w, "x": x}))
 """
 
-import math
 import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ops as _ops
-from . import ops_nn as _ops_nn
+from . import numpy_backend, optable
 from .engine import root_grad, run_backward
 
-# The local derivative of every op, keyed by op name (Node.name). `G` is the
-# upstream gradient dL/d(output).
-FORMULAS = {
-    "add": "d(a + b)/da = 1,  d(a + b)/db = 1",
-    "sub": "d(a - b)/da = 1,  d(a - b)/db = -1",
-    "mul": "d(a*b)/da = b,  d(a*b)/db = a",
-    "div": "d(a/b)/da = 1/b,  d(a/b)/db = -a/b^2",
-    "pow": "d(a^b)/da = b*a^(b-1),  d(a^b)/db = a^b*ln(a)",
-    "neg": "d(-x)/dx = -1",
-    "exp": "d exp(x)/dx = exp(x)",
-    "log": "d ln(x)/dx = 1/x",
-    "sqrt": "d sqrt(x)/dx = 1/(2*sqrt(x))",
-    "abs": "d |x|/dx = sign(x)  (0 at 0)",
-    "sin": "d sin(x)/dx = cos(x)",
-    "cos": "d cos(x)/dx = -sin(x)",
-    "tanh": "d tanh(z)/dz = 1 - tanh(z)^2",
-    "sigmoid": "d s(z)/dz = s(z)*(1 - s(z))",
-    "relu": "d relu(z)/dz = 1[z > 0]",
-    "leaky_relu": "d leaky_relu(z)/dz = 1 if z > 0 else a",
-    "softplus": "d softplus(z)/dz = s(beta*z)  (1 where beta*z > threshold)",
-    "gelu": "d gelu(z)/dz = Phi(z) + z*phi(z)",
-    "clamp": "d clamp(x)/dx = 1[lo <= x <= hi]",
-    "cast": "d cast(x)/dx = 1  (cast back to x's dtype)",
-    "clone": "d clone(x)/dx = 1",
-    "matmul": "C = A @ B:  dL/dA = G @ B^T,  dL/dB = A^T @ G",
-    "linear": "z = x W^T + b, y = act(z):  dz = G * act'(z),  dL/dx = dz W,  "
-              "dL/dW = dz^T x,  dL/db = sum over rows of dz",
-    "sum": "d sum(x)/dx_i = 1  (G broadcast back over the summed axes)",
-    "mean": "d mean(x)/dx_i = 1/n  (n = number of elements averaged)",
-    "amax": "d max(x)/dx_i = 1[x_i = max] / (number of maxima)",
-    "softmax": "y = softmax(x):  dy_i/dx_j = y_i*(1[i=j] - y_j),  dL/dx = y*(G - sum(G*y))",
-    "log_softmax": "y = log_softmax(x):  dy_i/dx_j = 1[i=j] - softmax(x)_j,  "
-                   "dL/dx = G - softmax(x)*sum(G)",
-    "cross_entropy": "l_i = logsumexp(x_i) - x_i[t_i]:  dl_i/dx_i = softmax(x_i) - onehot(t_i)  "
-                     "(/N for mean)",
-    "nll_loss": "l_i = -x_i[t_i]:  dl_i/dx_i = -onehot(t_i)  (/N for mean)",
-    "mse_loss": "l = (x - t)^2:  dl/dx = 2*(x - t),  dl/dt = -2*(x - t)  (/n for mean)",
-    "l1_loss": "l = |x - t|:  dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)",
-    "binary_cross_entropy": "l = -(t ln x + (1-t) ln(1-x)):  dl/dx = (x - t)/(x*(1 - x))  "
-                            "(/n for mean)",
-    "binary_cross_entropy_with_logits": "l = -(t ln s(x) + (1-t) ln(1-s(x))):  dl/dx = s(x) - t  "
-                                        "(/n for mean)",
-    "reshape": "dL/dx = G reshaped back to x's shape",
-    "permute": "dL/dx = G with the axes permuted back",
-    "expand": "dL/dx = G summed over the broadcast axes",
-    "index": "dL/dx = zeros with G added at the indexed positions",
-    "cat": "dL/dx_k = the slice of G that x_k filled",
-    "stack": "dL/dx_k = G taken at position k along the stacked axis",
-    "dropout": "d dropout(x)/dx = 1[kept] / (1 - p)",
-    "fill": "d fill(x)/dx = 0",
-    "copy": "dL/dx = 0,  dL/dsrc = G (summed back to src's shape)",
-    "setitem": "dL/dx = G with the written positions zeroed,  dL/dv = G[key]",
-}
+# The derivative of every op, as its row in the op table states it. `G` is
+# the upstream gradient dL/d(output).
+FORMULAS = {r.name: r.formula for r in optable.rows()}
 
 SMALL = 8           # show values of arrays with at most this many elements
 
 
 # ------------------------------------------------------------ local values
-def _s(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _f(a):
-    return np.asarray(a, dtype=np.float64)
-
-
-def _unary_local(name, ctx):
-    x, y, p = _f(ctx.x), _f(ctx.y), ctx.params
-    if name == "relu":
-        return (x > 0).astype(np.float64)
-    if name == "sigmoid":
-        return y * (1 - y)
-    if name == "tanh":
-        return 1 - y * y
-    if name == "exp":
-        return y
-    if name == "log":
-        return 1 / x
-    if name == "sqrt":
-        return 0.5 / y
-    if name == "abs":
-        return np.sign(x)
-    if name == "sin":
-        return np.cos(x)
-    if name == "cos":
-        return -np.sin(x)
-    if name == "neg":
-        return -np.ones_like(x)
-    if name == "leaky_relu":
-        return np.where(x > 0, 1.0, p[0])
-    if name == "softplus":
-        beta, thr = p
-        return np.where(beta * x > thr, 1.0, _s(beta * x))
-    if name == "clamp":
-        lo, hi = p
-        return ((x >= lo) & (x <= hi)).astype(np.float64)
-    if name == "gelu":
-        if p and p[0]:                       # tanh approximation
-            c = math.sqrt(2 / math.pi)
-            u = c * (x + 0.044715 * x ** 3)
-            t = np.tanh(u)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-        from math import erf
-        Phi = 0.5 * (1 + np.vectorize(erf)(x / math.sqrt(2)))
-        phi = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-        return Phi + x * phi
-    return None
-
-
-def _local_values(node, out):
-    """[(label, ndarray)] of the local derivative, or [] when not shown."""
-    op, name = node.op, node.name
+def _local_values(node, upstream):
+    """[(label, ndarray)] of the local derivative, or [] when not shown.
+    The op class computes them (Op.local_values) from what the entry saved,
+    with the NumPy reference kernels; an array whose values are all equal is
+    shown as that one value (d(a + b)/da = 1)."""
+    op = node.op
+    if upstream is None or not isinstance(op, type):
+        return []
     try:
-        if isinstance(op, type) and issubclass(op, _ops.Unary):
-            v = _unary_local(name, node)
-            return [] if v is None else [(f"{name}'", v)]
-        if name == "add":
-            return [("da", np.ones(())), ("db", np.ones(()))]
-        if name == "sub":
-            return [("da", np.ones(())), ("db", -np.ones(()))]
-        if name == "mul":
-            return [("d/da = b", _f(node.b)), ("d/db = a", _f(node.a))]
-        if name == "div":
-            a, b = _f(node.a), _f(node.b)
-            return [("d/da = 1/b", 1 / b), ("d/db = -a/b^2", -a / (b * b))]
-        if name == "pow":
-            a, b, o = _f(node.a), _f(node.b), _f(node.out)
-            with np.errstate(all="ignore"):
-                lna = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0.0)
-                return [("d/da = b*a^(b-1)", b * a ** (b - 1)), ("d/db = a^b ln a", o * lna)]
-        if name == "matmul":
-            return [("B (dL/dA = G B^T)", _f(node.inputs[1].data)),
-                    ("A (dL/dB = A^T G)", _f(node.inputs[0].data))]
-        if name == "mean":
-            n = node.x.size // max(node.out.size, 1)
-            return [("1/n", np.asarray(1.0 / n))]
-        if name == "linear":
-            act = node.act
-            if act == 1:
-                return [("relu'(z) = 1[z > 0]", (_f(node.y) > 0).astype(np.float64))]
-            return [("act'(z)", np.ones(()))] if act == 0 else []
-        if name == "cross_entropy" and isinstance(op, type) and op is _ops_nn.CrossEntropy:
-            p = _f(node.p)
-            onehot = np.zeros_like(p)
-            keep = node.target != node.ignore
-            onehot[np.arange(p.shape[0])[keep], node.target[keep]] = 1
-            return [("softmax(x) - onehot(t)", (p - onehot) * keep[:, None])]
-        if name in ("mse_loss", "l1_loss", "binary_cross_entropy_with_logits"):
-            x, t = _f(node.x), _f(node.t)
-            d = {"mse_loss": lambda: 2 * (x - t), "l1_loss": lambda: np.sign(x - t),
-                 "binary_cross_entropy_with_logits": lambda: _s(x) - t}[name]()
-            return [("dl/dx (per element)", d)]
+        values = op.local_values(node, np.asarray(upstream), numpy_backend)
     except Exception:            # a freed or unusual entry: show the formula only
         return []
-    return []
+    out = []
+    for label, v in values:
+        v = np.asarray(v)
+        if v.size > 1 and np.all(v == v.reshape(-1)[0]):
+            v = v.reshape(-1)[0].copy()
+        out.append((label, v))
+    return out
 
 
 # ------------------------------------------------------------ formatting
@@ -386,8 +256,8 @@ class _Recorder:
                     out_shape=tuple(out_shape), inputs=ins,
                     upstream=None if g0 is None else np.array(g0, copy=True),
                     contributions=contribs,
-                    formula=FORMULAS.get(node.name, _custom_formula(node)),
-                    local=_local_values(node, None))
+                    formula=FORMULAS.get(node.name) or _custom_formula(node),
+                    local=_local_values(node, g0))
         raw = list(raw) + [None] * (len(sent) - len(list(raw)))
         for t, r, s in zip(node.inputs or (), raw, sent):
             if s is None:

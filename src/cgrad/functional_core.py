@@ -3,14 +3,21 @@
 import numpy as np
 
 from . import ops
+from .methods import function_forms
 from .ops import apply
-from .tensor import Tensor, to_array, _F32, matmul  # noqa: F401  (re-exported)
+from .tensor import Tensor, to_array, matmul  # noqa: F401  (re-exported)
 
 
 def _t(x, who):
     if isinstance(x, Tensor):
         return x
     return Tensor._make(to_array(x, None, who))
+
+
+# exp, log, ..., clamp, clip, sum, mean, amax, softmax, add, sub, mul, div,
+# pow: one per op-table row with function=True (methods.py).
+_FORMS = function_forms()
+globals().update(_FORMS)
 
 
 def _method(name):
@@ -21,30 +28,12 @@ def _method(name):
     return fn
 
 
-_NAMES = ("exp log sqrt abs sin cos tanh sigmoid relu leaky_relu softplus gelu clamp clip "
-          "sum mean amax amin max min argmax argmin softmax log_softmax reshape view flatten "
-          "transpose permute unsqueeze squeeze expand neg").split()
+# Composite methods, as functions.
+_NAMES = ("amin max min argmax argmin reshape view flatten transpose permute unsqueeze "
+          "squeeze expand").split()
 globals().update({n: _method(n) for n in _NAMES})
 
-
-def add(a, b):
-    return a + b if isinstance(a, Tensor) else _t(a, "add") + b
-
-
-def sub(a, b):
-    return a - b if isinstance(a, Tensor) else _t(a, "sub") - b
-
-
-def mul(a, b):
-    return a * b if isinstance(a, Tensor) else _t(a, "mul") * b
-
-
-def div(a, b):
-    return a / b if isinstance(a, Tensor) else _t(a, "div") / b
-
-
-def pow(a, b):
-    return a ** b if isinstance(a, Tensor) else _t(a, "pow") ** b
+__all__ = list(_FORMS) + _NAMES + ["matmul", "isfinite", "isnan", "cat", "stack", "concatenate"]
 
 
 def isfinite(t):

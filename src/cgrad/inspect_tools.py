@@ -28,12 +28,10 @@ import warnings
 
 import numpy as np
 
-from . import ops as _ops
-from . import ops_nn as _ops_nn
 from ._tape import prepare_grad as _prepare_grad
 from .autograd import _CustomOp, FunctionCtx
 from .grad_mode import no_grad
-from .explain import graph_of
+from .explain import FORMULAS, graph_of
 from .tensor import Tensor
 
 
@@ -42,11 +40,9 @@ class CheckGradsWarning(UserWarning):
 
 
 # ------------------------------------------------------------ op replay
-_RED = {0: "none", 1: "mean", 2: "sum"}
-
-
 def _replay(node, out, xs):
-    """Run node's forward again on arrays xs; None when it cannot be replayed."""
+    """Run node's forward again on arrays xs, with the arguments it was
+    recorded with; None when it cannot be replayed."""
     op, ns = node.op, types.SimpleNamespace(needs_input_grad=node.needs_input_grad)
     if isinstance(op, _CustomOp):
         if not all(op.arg_is_tensor):
@@ -60,44 +56,7 @@ def _replay(node, out, xs):
         return np.asarray(r.data if isinstance(r, Tensor) else r)
     if not isinstance(op, type):
         return None
-    dt = out.data.dtype
-    if issubclass(op, _ops.Unary):
-        return op.forward(ns, xs[0], params=node.params)
-    if issubclass(op, _ops.Binary) or op is _ops.MatMul:
-        return op.forward(ns, *xs, dtype=dt)
-    if issubclass(op, _ops.Reduce):
-        shape = node.shape
-        keepdim = len(shape) > 0 and out.data.ndim == len(shape)
-        return op.forward(ns, xs[0], axes=node.axes if shape else (), keepdim=keepdim)
-    if issubclass(op, _ops.Softmax):
-        return op.forward(ns, xs[0], axis=node.axis)
-    if op in (_ops.Reshape, _ops.Expand):
-        return op.forward(ns, xs[0], shape=out.shape)
-    if op is _ops.Permute:
-        return op.forward(ns, xs[0], perm=tuple(int(i) for i in np.argsort(node.inv)))
-    if op is _ops.Index:
-        return op.forward(ns, xs[0], key=node.key, advanced=node.advanced)
-    if op in (_ops.Cat, _ops.Stack):
-        return op.forward(ns, *xs, axis=node.axis, dtype=dt)
-    if op is _ops.Cast:
-        return op.forward(ns, xs[0], dtype=dt)
-    if op is _ops.Clone:
-        return op.forward(ns, xs[0])
-    if op is _ops_nn.Linear:
-        return op.forward(ns, *xs, act=node.act)
-    if op is _ops_nn.CrossEntropy:
-        return op.forward(ns, xs[0], target=node.target, ignore_index=node.ignore,
-                          reduction=node.reduction)
-    if op is _ops_nn.CrossEntropyProb:
-        return op.forward(ns, *xs, reduction=node.reduction)
-    if op is _ops_nn.NLL:
-        return op.forward(ns, xs[0], target=node.target, ignore_index=node.ignore,
-                          reduction=node.reduction)
-    if issubclass(op, _ops_nn.ElementwiseLoss):
-        return op.forward(ns, *xs, reduction=_RED[node.code])
-    if op is _ops_nn.Dropout:
-        return op.forward(ns, xs[0], u=node.u, p=node.p)
-    return None
+    return op.forward(ns, *xs, **node.forward_kwargs())
 
 
 def _check_op(node, out, rng, eps, tol):
@@ -295,9 +254,11 @@ def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entr
                 st, errv, bad_in = f"skipped ({type(e).__name__})", 0.0, None
             op_results.append((order[id(nd)], nd.name, st, errv))
             if st == "mismatch" and culprit is None:
+                formula = FORMULAS.get(nd.name)
                 culprit = (f"'{nd.name}' (forward step {order[id(nd)]} of {len(nodes)}; "
                            f"its gradient for input {bad_in} fails a directional-derivative test, "
-                           f"relative error {errv:.2g})")
+                           f"relative error {errv:.2g})"
+                           + (f"; its derivative should be: {formula}" if formula else ""))
     return GradReport(results, op_results, culprit, notes, "float64")
 
 

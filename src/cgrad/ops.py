@@ -2,32 +2,71 @@
 
 An op is a class with `forward(ctx, *arrays, **params) -> ndarray` and
 `backward(ctx, g) -> one gradient per input (or None)`. Forward stashes what
-backward needs on `ctx` (the tape entry). Both call only the backend
-interface (`_bk.K`, docs/kernels.md), never NumPy arithmetic; NumPy is used
-for storage: allocation, views, broadcasting views and copies.
+backward reads on `ctx` (the tape entry), and only what its row in the op
+table (optable.py) lists under `saves`. Both call only the backend interface
+(`_bk.K`, docs/kernels.md), never NumPy arithmetic; NumPy is used for
+storage: allocation, views, broadcasting views and copies.
+
+The classes of the uniform families (unary, binary, reduce, softmax, loss)
+are built from their rows by `build_family()`; the rest are written here
+(and in ops_nn.py) and bound to their row with `@implements(name)`, which
+sets the class's name and what apply() version-checks. `OP_CLASSES` maps
+every op name to its class.
 
 Gradients may come back in the op's broadcast shape and promoted dtype; the
-engine (autograd.py) reduces and casts them to each input's shape and dtype.
+engine reduces and casts them to each input's shape and dtype (engine.py).
 """
 
 import numpy as np
 
 from . import backend as _bk
+from . import optable
 from ._tape import apply  # noqa: F401  (runs an op, records its entry: compiled)
+from .engine import contiguous as _c
 
-
-def _c(x):
-    """x as a C-contiguous array (np.ascontiguousarray would turn 0-d into 1-d)."""
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+OP_CLASSES = {}            # op name -> op class, for every row of the op table
 
 
 class Op:
     name = "op"
-    saves = ()             # indices of inputs whose data backward reads
-    saves_output = False   # whether backward reads the output
+    row = None             # the op's row in the op table
+    saves = ()             # indices of inputs whose data backward reads (from the row)
+    saves_output = False   # whether backward reads the output (from the row)
     view = False           # whether the output may be a view of input 0
     fresh_grads = False    # whether backward returns only arrays it allocated: the
                            # engine may then give them to a leaf's .grad uncopied
+
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """[(label, array)]: the local derivative of a recorded entry, as
+        values, for cg.explain; computed with kernel module K from what the
+        entry saved. [] when it is not a small set of arrays (the formula
+        alone explains it)."""
+        return []
+
+
+def _bind(cls, r):
+    cls.name, cls.row, cls.kernels = r.name, r, r.kernels
+    cls.saves, cls.saves_output = r.saved_inputs, r.saves_output
+    for n in r.inputs:                    # keep_x, keep_a, ...: what forward stashes
+        setattr(cls, "keep_" + n, n in r.saves)
+    cls.keep_out = r.saves_output
+    OP_CLASSES[r.name] = cls
+    return cls
+
+
+def implements(name):
+    """Class decorator: `cls` is the op of row `name` (its name and saves come from the row)."""
+    r = optable.row(name)
+
+    def bind(cls):
+        return _bind(cls, r)
+    return bind
+
+
+def class_name(name):
+    """The op class's name for op `name`: leaky_relu -> LeakyRelu."""
+    return "".join(p.capitalize() for p in name.split("_"))
 
 
 def _zeros_if(flag, shape, dtype):
@@ -36,52 +75,41 @@ def _zeros_if(flag, shape, dtype):
 
 # ------------------------------------------------------------ unary
 class Unary(Op):
-    """y = f(x);  dx = dy * f'(x). The kernel pair is <name>_forward/_backward."""
+    """y = f(x), elementwise;  dx = dy * f'(x). Kernels <name>_forward(y, x, *params)
+    and <name>_backward(dx, dy, x, y, *params); x or y is None when the row
+    does not save it."""
 
     fresh_grads = True
-
-    saves = (0,)
-    saves_output = True
+    keep_x = keep_out = False
 
     @classmethod
     def forward(cls, ctx, x, params=()):
         x = _c(x)
         y = np.empty_like(x)
-        getattr(_bk.K, cls.name + "_forward")(y, x, *params)
-        ctx.x, ctx.y, ctx.params = x, y, params
+        getattr(_bk.K, cls.kernels[0])(y, x, *params)
+        if cls.keep_x:
+            ctx.x = x
+        if cls.keep_out:
+            ctx.y = y
+        ctx.params = params
         return y
 
     @classmethod
-    def backward(cls, ctx, g):
-        dx = np.zeros_like(ctx.x)
-        getattr(_bk.K, cls.name + "_backward")(dx, _c(g), ctx.x, ctx.y, *ctx.params)
+    def backward(cls, ctx, g, K=None):
+        g = _c(g)
+        dx = np.zeros_like(g)
+        getattr(K or _bk.K, cls.kernels[1])(dx, g, ctx.x, ctx.y, *ctx.params)
         return (dx,)
 
-
-def _unary(name, doc):
-    return type(name.capitalize(), (Unary,), {"name": name, "__doc__": doc})
-
-
-Neg = _unary("neg", "y = -x;  dx = -dy")
-Exp = _unary("exp", "y = e^x;  dx = dy * y")
-Log = _unary("log", "y = ln x;  dx = dy / x")
-Sqrt = _unary("sqrt", "y = sqrt x;  dx = dy / (2 y)")
-Abs = _unary("abs", "y = |x|;  dx = dy * sign(x)  (0 at 0)")
-Sin = _unary("sin", "y = sin x;  dx = dy * cos x")
-Cos = _unary("cos", "y = cos x;  dx = -dy * sin x")
-Tanh = _unary("tanh", "y = tanh x;  dx = dy * (1 - y^2)")
-Sigmoid = _unary("sigmoid", "y = 1 / (1 + e^-x);  dx = dy * y (1 - y)")
-Relu = _unary("relu", "y = max(x, 0);  dx = dy * 1[x > 0]")
-LeakyRelu = _unary("leaky_relu", "y = x if x > 0 else a x;  dx = dy * (1 if x > 0 else a)")
-Softplus = _unary("softplus", "y = log(1 + e^(b x)) / b (x if b x > t);  dx = dy * sigmoid(b x)")
-Gelu = _unary("gelu", "y = x Phi(x) (or the tanh form);  dx = dy * (Phi(x) + x phi(x))")
-Clamp = _unary("clamp", "y = min(max(x, lo), hi);  dx = dy * 1[lo <= x <= hi]")
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """f'(x): the backward with an upstream of ones."""
+        return [(f"{cls.name}'", cls.backward(node, np.ones_like(upstream), K)[0])]
 
 
+@implements("cast")
 class Cast(Op):
     """y = x in another dtype;  dx = dy (cast back by the engine)."""
-
-    name = "cast"
 
     @staticmethod
     def forward(ctx, x, dtype):
@@ -92,10 +120,9 @@ class Cast(Op):
         return (g,)
 
 
+@implements("clone")
 class Clone(Op):
     """y = copy of x;  dx = dy"""
-
-    name = "clone"
 
     @staticmethod
     def forward(ctx, x):
@@ -125,9 +152,12 @@ def _broadcast(x, shape):
 
 
 class Binary(Op):
-    """out = a (op) b with NumPy broadcasting, through zero-stride views."""
+    """out = a (op) b with NumPy broadcasting, through zero-stride views.
+    Kernels <name>_forward(out, a, b) and <name>_backward(da, db, dout, a, b,
+    out); a, b and out are stashed when the row saves them."""
 
     fresh_grads = True
+    keep_a = keep_b = keep_out = False
 
     @classmethod
     def forward(cls, ctx, a, b, dtype):
@@ -141,38 +171,47 @@ class Binary(Op):
         if b.shape != shape:
             b = _broadcast(b, shape)
         out = np.empty(shape, dtype=dtype)
-        getattr(_bk.K, cls.name + "_forward")(out, a, b)
-        ctx.a, ctx.b, ctx.out = a, b, out
+        getattr(_bk.K, cls.kernels[0])(out, a, b)
+        if cls.keep_a:
+            ctx.a = a
+        if cls.keep_b:
+            ctx.b = b
+        if cls.keep_out:
+            ctx.out = out
         return out
 
     @classmethod
-    def backward(cls, ctx, g):
-        na, nb = ctx.needs_input_grad
-        out = ctx.out
-        da = _zeros_if(na, out.shape, out.dtype)
-        db = _zeros_if(nb, out.shape, out.dtype)
-        getattr(_bk.K, cls.name + "_backward")(da, db, _c(g), ctx.a, ctx.b, out)
+    def backward(cls, ctx, g, K=None, needs=None):
+        na, nb = needs or ctx.needs_input_grad
+        g = _c(g)
+        da = _zeros_if(na, g.shape, g.dtype)
+        db = _zeros_if(nb, g.shape, g.dtype)
+        getattr(K or _bk.K, cls.kernels[1])(da, db, g, ctx.a, ctx.b, ctx.out)
         return da, db
 
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """d out/da and d out/db, elementwise: the backward kernel with ones."""
+        da, db = Binary.backward.__func__(cls, node, np.ones_like(upstream), K, (True, True))
+        return [("d/da", da), ("d/db", db)]
 
+
+@implements("add")
 class Add(Binary):
-    """out = a + b;  da = dout, db = dout"""
+    """out = a + b;  da = dout, db = dout (no kernel call: dout itself)"""
 
     fresh_grads = False   # returns dout itself
-
-    name = "add"
 
     @staticmethod
     def backward(ctx, g):
         return g, g
 
 
+@implements("sub")
 class Sub(Binary):
-    """out = a - b;  da = dout, db = -dout"""
+    """out = a - b;  da = dout, db = -dout (da is dout itself)"""
 
     fresh_grads = False   # returns dout itself for a
-
-    name = "sub"
 
     @staticmethod
     def backward(ctx, g):
@@ -182,29 +221,6 @@ class Sub(Binary):
             db = np.empty_like(g)
             _bk.K.neg_forward(db, g)
         return g, db
-
-
-class Mul(Binary):
-    """out = a * b;  da = dout * b, db = dout * a"""
-
-    name = "mul"
-    saves = (0, 1)
-
-
-class Div(Binary):
-    """out = a / b;  da = dout / b, db = -dout * a / b^2"""
-
-    name = "div"
-    saves = (0, 1)
-    saves_output = True
-
-
-class Pow(Binary):
-    """out = a ** b;  da = dout * b a^(b-1), db = dout * out * ln a (0 where a == 0, b >= 0)"""
-
-    name = "pow"
-    saves = (0, 1)
-    saves_output = True
 
 
 # ------------------------------------------------------------ reductions
@@ -235,9 +251,12 @@ def norm_axes(op, dim, ndim):
 
 
 class Reduce(Op):
-    """out = reduce over `axes` (see the kernel pairs in reduce.c)."""
+    """out = a reduction of x over `axes`. Kernels <name>_forward(out, x, axes)
+    and <name>_backward(dx, dout, *saved, axes), where saved is x and/or out
+    as the row says."""
 
     fresh_grads = True
+    keep_x = keep_out = False
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim):
@@ -248,77 +267,51 @@ class Reduce(Op):
         kept = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdim \
             else tuple(n for i, n in enumerate(shape) if i not in axes)
         out = np.empty(kept, dtype=x.dtype)
-        getattr(_bk.K, cls.name + "_forward")(out, x, axes)
-        ctx.x, ctx.axes, ctx.out, ctx.shape = x, axes, out, shape
+        getattr(_bk.K, cls.kernels[0])(out, x, axes)
+        ctx.axes, ctx.shape, ctx.xshape = axes, shape, x.shape
+        if cls.keep_x:
+            ctx.x = x
+        if cls.keep_out:
+            ctx.out = out
         return out
 
     @classmethod
-    def backward(cls, ctx, g):
-        dx = np.zeros(ctx.x.shape, dtype=ctx.x.dtype)
-        cls.kernel_backward(dx, _c(g), ctx)
+    def backward(cls, ctx, g, K=None):
+        dx = np.zeros(ctx.xshape, dtype=g.dtype)
+        kernel = getattr(K or _bk.K, cls.kernels[1])
+        if cls.keep_x or cls.keep_out:
+            saved = [a for a, keep in ((ctx.x, cls.keep_x), (ctx.out, cls.keep_out)) if keep]
+            kernel(dx, _c(g), *saved, ctx.axes)
+        else:
+            kernel(dx, _c(g), ctx.axes)
         return (dx.reshape(ctx.shape),)
 
-
-class Sum(Reduce):
-    """out = sum over axes;  dx = dout broadcast back"""
-
-    name = "sum"
-
-    @staticmethod
-    def kernel_backward(dx, g, ctx):
-        _bk.K.sum_backward(dx, g, ctx.axes)
-
-
-class Mean(Reduce):
-    """out = mean over axes;  dx = dout / count, broadcast back"""
-
-    name = "mean"
-
-    @staticmethod
-    def kernel_backward(dx, g, ctx):
-        _bk.K.mean_backward(dx, g, ctx.axes)
-
-
-class Amax(Reduce):
-    """out = max over axes;  dx = dout / (#maxima) at each maximum, else 0"""
-
-    name = "amax"
-    saves = (0,)
-    saves_output = True
-
-    @staticmethod
-    def kernel_backward(dx, g, ctx):
-        _bk.K.amax_backward(dx, g, ctx.x, ctx.out, ctx.axes)
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """d out/dx_i: the backward with an upstream of ones."""
+        return [("d out/dx_i", cls.backward(node, np.ones_like(upstream), K)[0])]
 
 
 # ------------------------------------------------------------ softmax
 class Softmax(Op):
-    """y = e^x / sum e^x along axis;  dx = y * (dy - sum(dy * y))"""
+    """y = softmax-like along one axis. Kernels <name>_forward(y, x, axis)
+    and <name>_backward(dx, dy, y, axis)."""
 
     fresh_grads = True
-
-    name = "softmax"
-    saves_output = True
 
     @classmethod
     def forward(cls, ctx, x, axis):
         x = _c(x)
         y = np.empty_like(x)
-        getattr(_bk.K, cls.name + "_forward")(y, x, axis)
+        getattr(_bk.K, cls.kernels[0])(y, x, axis)
         ctx.y, ctx.axis = y, axis
         return y
 
     @classmethod
     def backward(cls, ctx, g):
         dx = np.zeros_like(ctx.y)
-        getattr(_bk.K, cls.name + "_backward")(dx, _c(g), ctx.y, ctx.axis)
+        getattr(_bk.K, cls.kernels[1])(dx, _c(g), ctx.y, ctx.axis)
         return (dx,)
-
-
-class LogSoftmax(Softmax):
-    """y = x - logsumexp(x) along axis;  dx = dy - e^y * sum(dy)"""
-
-    name = "log_softmax"
 
 
 # ------------------------------------------------------------ matmul
@@ -350,13 +343,16 @@ def _as_matrix(x):
     return np.ascontiguousarray(x), False
 
 
+@implements("matmul")
 class MatMul(Op):
     """C = A @ B (batched, broadcast batch dims);  dA = dC B^T, dB = A^T dC.
 
     The backward passes the stored operands with transpose flags: no copy."""
 
-    name = "matmul"
-    saves = (0, 1)
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        a, b = (t.data for t in node.inputs)
+        return [("B (dL/dA = G B^T)", b), ("A (dL/dB = A^T G)", a)]
 
     @staticmethod
     def forward(ctx, a, b, dtype):
@@ -423,10 +419,10 @@ class MatMul(Op):
 
 
 # ------------------------------------------------------------ data movement
+@implements("reshape")
 class Reshape(Op):
     """y = x viewed with a new shape;  dx = dy reshaped back"""
 
-    name = "reshape"
     view = True
 
     @staticmethod
@@ -439,10 +435,10 @@ class Reshape(Op):
         return (g.reshape(ctx.shape),)
 
 
+@implements("permute")
 class Permute(Op):
     """y = x with axes permuted;  dx = dy permuted back"""
 
-    name = "permute"
     view = True
 
     @staticmethod
@@ -455,10 +451,10 @@ class Permute(Op):
         return (g.transpose(ctx.inv),)
 
 
+@implements("expand")
 class Expand(Op):
     """y = x broadcast to a larger shape (a view);  dx = dy summed back (engine)"""
 
-    name = "expand"
     view = True
 
     @staticmethod
@@ -470,6 +466,7 @@ class Expand(Op):
         return (g,)
 
 
+@implements("index")
 class Index(Op):
     """y = x[key] (a gather);  dx = scatter-add of dy to the gathered positions.
 
@@ -478,7 +475,6 @@ class Index(Op):
     Keys with integer arrays may repeat positions: backward scatter-adds
     through the index_add kernel, using the flat position of every element."""
 
-    name = "index"
     view = True
 
     @staticmethod
@@ -505,10 +501,10 @@ class Index(Op):
         return (dx,)
 
 
+@implements("cat")
 class Cat(Op):
     """y = concatenate(xs, axis);  dx_i = the slice of dy that x_i filled"""
 
-    name = "cat"
 
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
@@ -527,10 +523,10 @@ class Cat(Op):
         return out
 
 
+@implements("stack")
 class Stack(Op):
     """y = stack(xs, axis);  dx_i = dy taken at position i along axis"""
 
-    name = "stack"
 
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
@@ -543,10 +539,10 @@ class Stack(Op):
 
 
 # ------------------------------------------------------------ in-place helpers
+@implements("fill")
 class Fill(Op):
     """y = value everywhere;  dx = 0 (the old values are gone)"""
 
-    name = "fill"
 
     @staticmethod
     def forward(ctx, x, value):
@@ -557,10 +553,10 @@ class Fill(Op):
         return (None,)
 
 
+@implements("copy")
 class Copy(Op):
     """y = src broadcast into x's shape;  dx = 0, dsrc = dy (summed back by the engine)"""
 
-    name = "copy"
 
     @staticmethod
     def forward(ctx, x, src):
@@ -573,10 +569,10 @@ class Copy(Op):
         return None, g
 
 
+@implements("setitem")
 class SetItem(Op):
     """y = x with y[key] = v;  dx = dy with dy[key] zeroed, dv = dy[key]"""
 
-    name = "setitem"
 
     @staticmethod
     def forward(ctx, x, v, key):
@@ -590,3 +586,21 @@ class SetItem(Op):
         dx = np.array(g, copy=True)
         dx[ctx.key] = 0
         return dx, np.asarray(g[ctx.key])
+
+
+# ------------------------------------------------------------ the families' classes
+_FAMILY_BASE = {"unary": Unary, "binary": Binary, "reduce": Reduce, "softmax": Softmax}
+
+
+def build_family(r, base):
+    """The op class of row r in a uniform family: `base` with the row's name,
+    kernels and saves (ops_nn builds the loss family the same way)."""
+    cls = type(class_name(r.name), (base,),
+               {"__doc__": f"{r.math};  {r.formula}", "__module__": base.__module__})
+    return _bind(cls, r)
+
+
+for _r in optable.rows():
+    if _r.family in _FAMILY_BASE and _r.name not in OP_CLASSES:
+        globals()[class_name(_r.name)] = build_family(_r, _FAMILY_BASE[_r.family])
+del _r

@@ -9,12 +9,18 @@ never need a gradient); they travel as parameters.
 import numpy as np
 
 from . import backend as _bk
-from .ops import Op, _broadcast, _c, _zeros_if
+from . import optable
+from .ops import Op, _broadcast, _c, _zeros_if, build_family, class_name, implements
 
-ACT = {None: 0, "relu": 1, "gelu": 2, "gelu_tanh": 3}
-REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+ACT = {name: code for name, (code, _, _) in optable.LINEAR_ACTS.items()}
+REDUCTION = optable.REDUCTIONS
+# the act codes whose backward reads the pre-activation z (their row saves x)
+ACT_NEEDS_Z = frozenset(code for code, r, _ in optable.LINEAR_ACTS.values()
+                        if r is not None and "x" in optable.row(r).saves)
+_ACT_BY_CODE = {code: (name, r, p) for name, (code, r, p) in optable.LINEAR_ACTS.items()}
 
 
+@implements("linear")
 class Linear(Op):
     """z = x W^T + b, y = act(z);  dz = dy * act'(z), dx = dz W, dW = dz^T x, db = sum_rows dz.
 
@@ -22,17 +28,13 @@ class Linear(Op):
 
     fresh_grads = True
 
-    name = "linear"
-    saves = (0, 1)
-    saves_output = True
-
     @staticmethod
     def forward(ctx, x, w, b=None, act=0):
         lead = x.shape[:-1]
         # explicit row count: with in_features == 0 a -1 could not be inferred
         x2 = _c(x).reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), x.shape[-1])
         y = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
-        z = np.empty_like(y) if act >= 2 else None       # gelu's backward reads z
+        z = np.empty_like(y) if act in ACT_NEEDS_Z else None       # gelu's backward reads z
         _bk.K.linear_forward(y, z, x2, _c(w), None if b is None else _c(b), act)
         ctx.x2, ctx.w, ctx.has_b, ctx.z, ctx.y, ctx.act = x2, _c(w), b is not None, z, y, act
         ctx.lead = lead
@@ -51,6 +53,19 @@ class Linear(Op):
         if dx is not None:
             dx = dx.reshape(ctx.lead + (x2.shape[1],))
         return (dx, dw, db) if ctx.has_b else (dx, dw)
+
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """act'(z): the activation row's backward kernel with an upstream of ones."""
+        name, rname, params = _ACT_BY_CODE[node.act]
+        ones = np.ones_like(node.y)
+        if rname is None:
+            return [("act'(z) = 1", ones)]
+        r = optable.row(rname)
+        d = np.zeros_like(ones)
+        getattr(K, r.kernels[1])(d, ones, node.z if "x" in r.saves else None,
+                                 node.y if "out" in r.saves else None, *params)
+        return [(f"{name}'(z)", d)]
 
 
 def _reduced(rows, reduction, count):
@@ -82,12 +97,11 @@ def _row_grads(g, reduction, n, count, dtype):
     return dl
 
 
+@implements("cross_entropy")
 class CrossEntropy(Op):
     """loss_i = logsumexp(x_i) - x_i[t_i];  dx_i = (softmax(x_i) - onehot(t_i)) * dloss_i"""
 
     fresh_grads = True
-
-    name = "cross_entropy"
 
     @staticmethod
     def forward(ctx, logits, target, ignore_index, reduction):
@@ -108,13 +122,18 @@ class CrossEntropy(Op):
         _bk.K.cross_entropy_backward(dx, dl, p, ctx.target, ctx.ignore)
         return (dx,)
 
+    @staticmethod
+    def local_values(node, upstream, K):
+        dx = np.zeros_like(node.p)
+        K.cross_entropy_backward(dx, np.ones(dx.shape[0], dx.dtype), node.p, node.target, node.ignore)
+        return [("softmax(x) - onehot(t)", dx)]
 
+
+@implements("cross_entropy_prob")
 class CrossEntropyProb(Op):
     """loss_i = -sum_c t_ic log_softmax(x_i)_c;  dx_i = (p_i sum_c t_ic - t_i) * dloss_i"""
 
     fresh_grads = True
-
-    name = "cross_entropy"
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
@@ -135,12 +154,11 @@ class CrossEntropyProb(Op):
         return dx, None
 
 
+@implements("nll_loss")
 class NLL(Op):
     """loss_i = -x_i[t_i];  dx_i[t_i] = -dloss_i"""
 
     fresh_grads = True
-
-    name = "nll_loss"
 
     @staticmethod
     def forward(ctx, x, target, ignore_index, reduction):
@@ -159,20 +177,26 @@ class NLL(Op):
         _bk.K.nll_backward(dx, dl, ctx.target, ctx.ignore)
         return (dx,)
 
+    @staticmethod
+    def local_values(node, upstream, K):
+        dx = np.zeros(node.shape, dtype=node.dtype)
+        K.nll_backward(dx, np.ones(dx.shape[0], dx.dtype), node.target, node.ignore)
+        return [("-onehot(t)", dx)]
+
 
 class ElementwiseLoss(Op):
-    """l = f(x, t) per element, reduced by the kernel itself (see docs/kernels.md)."""
+    """l = f(x, t) per element, reduced by the kernel itself: kernels
+    <k>_forward(out, x, t, code) and <k>_backward(dx, dt, dout, x, t, code),
+    code 0/1/2 for none/mean/sum (see docs/kernels.md)."""
 
     fresh_grads = True
-
-    saves = (0, 1)
 
     @classmethod
     def forward(cls, ctx, x, t, reduction):
         x, t = _c(x), _c(t)
         code = REDUCTION[reduction]
         out = np.empty(x.shape if code == 0 else (), dtype=x.dtype)
-        getattr(_bk.K, cls.kernel + "_forward")(out, x, t, code)
+        getattr(_bk.K, cls.kernels[0])(out, x, t, code)
         ctx.x, ctx.t, ctx.code = x, t, code
         return out
 
@@ -182,40 +206,27 @@ class ElementwiseLoss(Op):
         dx = _zeros_if(nx, ctx.x.shape, ctx.x.dtype)
         dt = _zeros_if(nt, ctx.t.shape, ctx.t.dtype)
         g = _c(np.asarray(g, dtype=ctx.x.dtype))
-        getattr(_bk.K, cls.kernel + "_backward")(dx, dt, g, ctx.x, ctx.t, ctx.code)
+        getattr(_bk.K, cls.kernels[1])(dx, dt, g, ctx.x, ctx.t, ctx.code)
         return dx, dt
 
-
-class MSELoss(ElementwiseLoss):
-    """l = (x - t)^2;  dx = 2 (x - t) dl, dt = -dx"""
-
-    name, kernel = "mse_loss", "mse"
-
-
-class L1Loss(ElementwiseLoss):
-    """l = |x - t|;  dx = sign(x - t) dl, dt = -dx"""
-
-    name, kernel = "l1_loss", "l1"
+    @classmethod
+    def local_values(cls, node, upstream, K):
+        """dl/dx and dl/dt per element (for reduction="mean" divided by n)."""
+        dx, dt = np.zeros_like(node.x), np.zeros_like(node.t)
+        getattr(K, cls.kernels[1])(dx, dt, np.ones_like(upstream), node.x, node.t, node.code)
+        return [("dl/dx", dx), ("dl/dt", dt)]
 
 
-class BCELoss(ElementwiseLoss):
-    """l = -(t log x + (1-t) log(1-x)), logs clamped at -100;  dx = dl (x - t) / max(x (1-x), 1e-12)"""
-
-    name, kernel = "binary_cross_entropy", "bce"
-
-
-class BCEWithLogitsLoss(ElementwiseLoss):
-    """l = max(x,0) - x t + log1p(e^-|x|);  dx = dl (sigmoid(x) - t), dt = -x dl"""
-
-    name, kernel = "binary_cross_entropy_with_logits", "bce_logits"
+for _r in optable.rows("loss"):
+    globals()[class_name(_r.name)] = build_family(_r, ElementwiseLoss)
+del _r
 
 
+@implements("dropout")
 class Dropout(Op):
     """y = x * 1[u >= p] / (1 - p);  dx = dy * 1[u >= p] / (1 - p)"""
 
     fresh_grads = True
-
-    name = "dropout"
 
     @staticmethod
     def forward(ctx, x, u, p):
@@ -230,3 +241,9 @@ class Dropout(Op):
         dx = np.zeros_like(ctx.u)
         _bk.K.dropout_backward(dx, _c(g), ctx.u, ctx.p)
         return (dx,)
+
+    @staticmethod
+    def local_values(node, upstream, K):
+        dx = np.zeros_like(node.u)
+        K.dropout_backward(dx, np.ones_like(node.u), node.u, node.p)
+        return [("1[kept] / (1 - p)", dx)]

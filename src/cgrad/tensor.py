@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import ops
+from . import ops, ops_nn
 from . import _tape
 from .engine import root_grad, run_backward
 from .grad_mode import _mode, no_grad
@@ -263,9 +263,10 @@ class Tensor(_tape.FastOps):
         node._retained[self._out_idx] = weakref.ref(self)
 
     # ------------------------------------------------------------ arithmetic
-    # + - * / @, unary minus and exp/log/sqrt/abs/sin/cos/tanh/sigmoid/relu are
-    # inherited from _tape.FastOps (a compiled fast path that falls back to
-    # binary()/matmul()/_unary() below for anything but same-dtype floats).
+    # + - * / @ and unary minus are inherited from _tape.FastOps (a compiled
+    # fast path that falls back to binary()/matmul()/unary() below for
+    # anything but same-dtype float tensors). add/sub/mul/div/pow and the
+    # elementwise functions are built from the op table (methods.py).
 
     def __pow__(self, o):
         return binary(ops.Pow, self, o)
@@ -275,21 +276,6 @@ class Tensor(_tape.FastOps):
 
     def __pos__(self):
         return self
-
-    def add(self, o):
-        return self + o
-
-    def sub(self, o):
-        return self - o
-
-    def mul(self, o):
-        return self * o
-
-    def div(self, o):
-        return self / o
-
-    def pow(self, o):
-        return self ** o
 
     def matmul(self, o):
         return matmul(self, o)
@@ -325,59 +311,12 @@ class Tensor(_tape.FastOps):
     def __ne__(self, o):
         return self._cmp(o, np.not_equal)
 
-    # ------------------------------------------------------------ unary
+    # Elementwise functions (exp, tanh, relu, clamp, ...), reductions (sum,
+    # mean, amax) and softmax are built from the op table (methods.py).
+
     def _unary(self, op, *params):
-        x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
-        return apply(op, x, params=params)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return self._unary(ops.LeakyRelu, _fparam("leaky_relu", "negative_slope", negative_slope))
-
-    def softplus(self, beta=1.0, threshold=20.0):
-        return self._unary(ops.Softplus, _fparam("softplus", "beta", beta),
-                           _fparam("softplus", "threshold", threshold))
-
-    def gelu(self, approximate="none"):
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return self._unary(ops.Gelu, approximate == "tanh")
-
-    def clamp(self, min=None, max=None):
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
-        lo = -np.inf if min is None else _fparam("clamp", "min", min)
-        hi = np.inf if max is None else _fparam("clamp", "max", max)
-        return self._unary(ops.Clamp, lo, hi)
-
-    clip = clamp
-
-    # ------------------------------------------------------------ reductions
-    def _reduce(self, op, dim, keepdim, axis):
-        if axis is not None:
-            if dim is not None:
-                raise TypeError(f"{op.name}: give dim or axis, not both")
-            dim = axis
-        x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
-        axes = ops.norm_axes(op.name, dim, x.ndim)
-        if op is ops.Amax:
-            for a in axes:
-                if x.shape[a] == 0:
-                    raise ValueError(f"amax: cannot reduce over a zero-size dimension "
-                                     f"(dim {a} of shape {x.shape})")
-        return apply(op, x, axes=axes, keepdim=bool(keepdim))
-
-    def sum(self, dim=None, keepdim=False, axis=None):
-        if self.data.dtype.kind in "bi" and not self._rg:
-            d = dim if axis is None else axis
-            d = None if d is None else ops.norm_axes("sum", d, self.ndim)
-            return Tensor._make(np.asarray(self.data.sum(axis=d, keepdims=keepdim, dtype=np.int64)))
-        return self._reduce(ops.Sum, dim, keepdim, axis)
-
-    def mean(self, dim=None, keepdim=False, axis=None):
-        return self._reduce(ops.Mean, dim, keepdim, axis)
-
-    def amax(self, dim=None, keepdim=False, axis=None):
-        return self._reduce(ops.Amax, dim, keepdim, axis)
+        """Testing aid: op through the generic route (what the fast path falls back to)."""
+        return unary(op, self, params)
 
     def amin(self, dim=None, keepdim=False, axis=None):
         return -((-self).amax(dim, keepdim, axis))
@@ -411,24 +350,6 @@ class Tensor(_tape.FastOps):
             return Tensor._make(r.reshape((1,) * self.ndim) if keepdim else r)
         (d,) = ops.norm_axes(who, dim, self.ndim) or (0,)
         return Tensor._make(np.asarray(fn(self.data, axis=d, keepdims=keepdim), dtype=np.int64))
-
-    def softmax(self, dim=-1, axis=None):
-        return self._softmax(ops.Softmax, dim if axis is None else axis)
-
-    def log_softmax(self, dim=-1, axis=None):
-        return self._softmax(ops.LogSoftmax, dim if axis is None else axis)
-
-    def _softmax(self, op, dim):
-        x = self if self.data.dtype.kind == "f" else Tensor._make(self.data.astype(_F32))
-        if x.ndim == 0:
-            if not isinstance(dim, (int, np.integer)):
-                _bad_dim(op.name, dim)
-            ops.norm_axes(op.name, dim, 1)          # a 0-d tensor takes dim -1 or 0, as torch
-            x = x.reshape(1)
-            return apply(op, x, axis=0).reshape(())
-        (axis,) = ops.norm_axes(op.name, dim, x.ndim) if isinstance(dim, (int, np.integer)) \
-            else _bad_dim(op.name, dim)
-        return apply(op, x, axis=axis)
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
@@ -601,6 +522,19 @@ class Tensor(_tape.FastOps):
 
     def __itruediv__(self, o):
         return self.div_(o)
+
+    def _inplace_unary(self, op, params, who):
+        """self = f(self): the op recorded on self's current autograd identity."""
+        if self.data.dtype.kind != "f":
+            raise RuntimeError(f"{who}: in-place {op.name} on a {self.data.dtype} tensor is not "
+                               "supported (the result would be float)")
+        if _mode.enabled and self._rg:
+            self._check_inplace(who)
+            res = unary(op, self._snapshot(), params)
+        else:
+            with no_grad():
+                res = unary(op, self, params)
+        return self._take(res)
 
     def fill_(self, value):
         value = _fparam("fill_", "value", value) if self.data.dtype.kind == "f" else value
@@ -792,3 +726,74 @@ def matmul(a, b):
         return Tensor._make(np.asarray(np.matmul(a.data, b.data)))
     return apply(ops.MatMul, a, b, dtype=dt)
 
+
+def unary(op, t, params=()):
+    """f(t) through the generic route: integer and bool tensors are computed
+    in float32 (the "float" dtype rule), any strides are accepted."""
+    x = t if t.data.dtype.kind == "f" else Tensor._make(t.data.astype(_F32))
+    return apply(op, x, params=params)
+
+
+def reduce(op, t, dim=None, keepdim=False, axis=None):
+    """A reduction (sum, mean, amax) over dim, as torch; `axis` is an alias of dim."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op.name}: give dim or axis, not both")
+        dim = axis
+    if op.row.dtypes == "sum" and t.data.dtype.kind in "bi" and not t._rg:
+        d = None if dim is None else ops.norm_axes(op.name, dim, t.ndim)
+        return Tensor._make(np.asarray(t.data.sum(axis=d, keepdims=keepdim, dtype=np.int64)))
+    x = t if t.data.dtype.kind == "f" else Tensor._make(t.data.astype(_F32))
+    axes = ops.norm_axes(op.name, dim, x.ndim)
+    if "x" in op.row.saves:                 # a max-like reduction needs elements
+        for a in axes:
+            if x.shape[a] == 0:
+                raise ValueError(f"{op.name}: cannot reduce over a zero-size dimension "
+                                 f"(dim {a} of shape {x.shape})")
+    return apply(op, x, axes=axes, keepdim=bool(keepdim))
+
+
+def softmax_like(op, t, dim=-1, axis=None):
+    """softmax / log_softmax along one dim (`axis` is an alias)."""
+    dim = dim if axis is None else axis
+    x = t if t.data.dtype.kind == "f" else Tensor._make(t.data.astype(_F32))
+    if x.ndim == 0:
+        if not isinstance(dim, (int, np.integer)):
+            _bad_dim(op.name, dim)
+        ops.norm_axes(op.name, dim, 1)          # a 0-d tensor takes dim -1 or 0, as torch
+        return apply(op, x.reshape(1), axis=0).reshape(())
+    if not isinstance(dim, (int, np.integer)):
+        _bad_dim(op.name, dim)
+    (axis,) = ops.norm_axes(op.name, dim, x.ndim)
+    return apply(op, x, axis=axis)
+
+
+def _float_tensor(x, who):
+    x = x if isinstance(x, Tensor) else Tensor._make(to_array(x, None, who))
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{who}: expected a float32 or float64 tensor, got {x.data.dtype}")
+    return x
+
+
+def linear(input, weight, bias=None, activation=None):
+    """y = act(input @ weight^T + bias) through the generic route: checks,
+    dtype promotion, any leading dims (the fast path takes 2-D float inputs
+    of one dtype, see _tape.linear)."""
+    x, w = _float_tensor(input, "linear"), _float_tensor(weight, "linear")
+    if w.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input shape {x.shape} and weight shape {w.shape} are not "
+                         f"aligned (input's last dim must be {w.shape[1]})")
+    if activation not in ops_nn.ACT:
+        raise ValueError(f"linear: unknown activation {activation!r}")
+    dt = np.promote_types(x.data.dtype, w.data.dtype)
+    ts = [x, w]
+    if bias is not None:
+        b = _float_tensor(bias, "linear")
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {w.shape}")
+        ts.append(b)
+        dt = np.promote_types(dt, b.data.dtype)
+    ts = [t if t.data.dtype == dt else t.to(dt) for t in ts]
+    return apply(ops_nn.Linear, *ts, act=ops_nn.ACT[activation])

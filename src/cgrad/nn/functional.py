@@ -10,13 +10,14 @@ import numpy as np
 
 from .. import _tape, ops_nn
 from ..creation import generator
+from ..methods import functional_forms
 from ..ops import apply, broadcast_shape
-from ..tensor import Tensor, to_array, _F32
+from ..tensor import Tensor, to_array
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softplus", "gelu", "softmax",
-           "log_softmax", "linear", "dropout", "mse_loss", "l1_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "nll_loss"]
+_FORMS = functional_forms()
+
+__all__ = list(_FORMS) + ["linear", "dropout", "mse_loss", "l1_loss", "binary_cross_entropy",
+                          "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
 
 
 def _t(x, who):
@@ -33,36 +34,9 @@ def _float(x, who):
 
 
 # ------------------------------------------------------------ activations
-def relu(input, inplace=False):
-    return _t(input, "relu").relu()
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _t(input, "leaky_relu").leaky_relu(negative_slope)
-
-
-def sigmoid(input):
-    return _t(input, "sigmoid").sigmoid()
-
-
-def tanh(input):
-    return _t(input, "tanh").tanh()
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    return _t(input, "softplus").softplus(beta, threshold)
-
-
-def gelu(input, approximate="none"):
-    return _t(input, "gelu").gelu(approximate)
-
-
-def softmax(input, dim=-1):
-    return _t(input, "softmax").softmax(dim)
-
-
-def log_softmax(input, dim=-1):
-    return _t(input, "log_softmax").log_softmax(dim)
+# relu, leaky_relu, sigmoid, tanh, softplus, gelu, softmax, log_softmax, ...:
+# one per op-table row with functional=True, with torch's signature.
+globals().update(_FORMS)
 
 
 # ------------------------------------------------------------ layers
@@ -70,29 +44,8 @@ def linear(input, weight, bias=None, activation=None):
     """y = input @ weight^T + bias, then an optional fused activation
     (None, "relu", "gelu" or "gelu_tanh": one kernel pass, one tape entry).
     2-D float inputs of one dtype take a compiled path (_tape.linear); the
-    rest is checked, converted and flattened by _linear_generic."""
+    rest is checked, converted and flattened by tensor.linear."""
     return _tape.linear(input, weight, bias, activation)
-
-
-def _linear_generic(input, weight, bias=None, activation=None):
-    x, w = _float(input, "linear"), _float(weight, "linear")
-    if w.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input shape {x.shape} and weight shape {w.shape} are not "
-                         f"aligned (input's last dim must be {w.shape[1]})")
-    if activation not in ops_nn.ACT:
-        raise ValueError(f"linear: unknown activation {activation!r}")
-    dt = np.promote_types(x.data.dtype, w.data.dtype)
-    ts = [x, w]
-    if bias is not None:
-        b = _float(bias, "linear")
-        if b.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {w.shape}")
-        ts.append(b)
-        dt = np.promote_types(dt, b.data.dtype)
-    ts = [t if t.data.dtype == dt else t.to(dt) for t in ts]
-    return apply(ops_nn.Linear, *ts, act=ops_nn.ACT[activation])
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -140,7 +93,7 @@ def _elementwise(op, who, input, target, reduction):
 
 def mse_loss(input, target, reduction="mean"):
     """mean((input - target)^2)"""
-    return _elementwise(ops_nn.MSELoss, "mse_loss", input, target, reduction)
+    return _elementwise(ops_nn.MseLoss, "mse_loss", input, target, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
@@ -154,12 +107,12 @@ def binary_cross_entropy(input, target, reduction="mean"):
     if x.size and not ((x >= 0) & (x <= 1) | np.isnan(x)).all():
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                          "(pass logits to binary_cross_entropy_with_logits instead)")
-    return _elementwise(ops_nn.BCELoss, "binary_cross_entropy", input, target, reduction)
+    return _elementwise(ops_nn.BinaryCrossEntropy, "binary_cross_entropy", input, target, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """binary_cross_entropy(sigmoid(input), target), computed stably from the logits"""
-    return _elementwise(ops_nn.BCEWithLogitsLoss, "binary_cross_entropy_with_logits",
+    return _elementwise(ops_nn.BinaryCrossEntropyWithLogits, "binary_cross_entropy_with_logits",
                         input, target, reduction)
 
 

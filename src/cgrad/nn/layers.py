@@ -1,5 +1,6 @@
-"""Layers and activation modules, and Sequential (which fuses Linear with a
-following ReLU or GELU into one kernel pass and one tape entry)."""
+"""Layers and Sequential (which fuses Linear with a following activation
+module that has a `fused` form, ReLU or GELU, into one kernel pass and one
+tape entry). The activation modules are in activation.py."""
 
 import math
 
@@ -74,86 +75,6 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-# ------------------------------------------------------------ activations
-class ReLU(Module):
-    fused = "relu"
-
-    def __init__(self, inplace=False):
-        super().__init__()
-
-    def forward(self, x):
-        return F.relu(x)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
-
-
-class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
-
-
-class Softplus(Module):
-    def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__()
-        self.beta, self.threshold = beta, threshold
-
-    def forward(self, x):
-        return F.softplus(x, self.beta, self.threshold)
-
-    def extra_repr(self):
-        return f"beta={self.beta}, threshold={self.threshold}"
-
-
-class GELU(Module):
-    def __init__(self, approximate="none"):
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    @property
-    def fused(self):
-        return "gelu" if self.approximate == "none" else "gelu_tanh"
-
-    def forward(self, x):
-        return F.gelu(x, self.approximate)
-
-    def extra_repr(self):
-        return f"approximate='{self.approximate}'"
-
-
-class Softmax(Module):
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x):
-        return F.softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Softmax):
-    def forward(self, x):
-        return F.log_softmax(x, self.dim)
-
-
 # ------------------------------------------------------------ containers
 class Sequential(Module):
     """Modules applied in order. Indexable (ints and slices) and iterable.
@@ -177,8 +98,9 @@ class Sequential(Module):
         while i < len(mods):
             m = mods[i]
             nxt = mods[i + 1] if i + 1 < len(mods) else None
-            if type(m) is Linear and type(nxt) in (ReLU, GELU):
-                x = m(x, activation=nxt.fused)
+            fused = getattr(nxt, "fused", None)
+            if type(m) is Linear and fused is not None:
+                x = m(x, activation=fused)
                 i += 2
                 continue
             x = m(x)

@@ -7,6 +7,8 @@ ndim, class targets).
 
 import numpy as np
 
+from ..optable import LINEAR_ACTS, REDUCTIONS
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -54,9 +56,16 @@ def _same_shape(fn, shape, **arrays):
 def _at_least_1d(*arrays):
     """0-d arrays as 1-element views (None kept), so that NumPy's temporaries stay
     arrays rather than scalars and out= works in every elementwise kernel."""
-    if arrays[-1].ndim:
+    if next(a for a in arrays if a is not None).ndim:
         return arrays
     return tuple(None if a is None else a.reshape(1) for a in arrays)
+
+
+def _required(fn, needs, **arrays):
+    """The arrays a kernel reads must be given: a ValueError naming the first missing."""
+    for name, a in arrays.items():
+        if a is None and name in needs:
+            raise ValueError(f"{fn}: {name} is required")
 
 
 def _check_unary_forward(fn, y, x):
@@ -67,11 +76,14 @@ def _check_unary_forward(fn, y, x):
     return _at_least_1d(y, x)
 
 
-def _check_unary_backward(fn, dx, dy, x, y):
-    _dtype_of(fn, ("dx",), dx=dx, dy=dy, x=x, y=y)
+def _check_unary_backward(fn, dx, dy, x, y, reads=""):
+    """reads: "x", "y" or "" (what the derivative is written in); the other
+    may be None."""
+    _dtype_of(fn, ("dx", "x", "y"), dx=dx, dy=dy, x=x, y=y)
+    _required(fn, reads, x=x, y=y)
     _contig(fn, dx=dx, dy=dy, x=x, y=y)
     _writable(fn, dx=dx)
-    _same_shape(fn, x.shape, dx=dx, dy=dy, y=y)
+    _same_shape(fn, dy.shape, dx=dx, x=x, y=y)
     return _at_least_1d(dx, dy, x, y)
 
 
@@ -83,11 +95,14 @@ def _check_binary_forward(fn, out, a, b):
     return _at_least_1d(out, a, b)
 
 
-def _check_binary_backward(fn, da, db, dout, a, b, out):
-    _dtype_of(fn, ("da", "db"), da=da, db=db, dout=dout, a=a, b=b, out=out)
+def _check_binary_backward(fn, da, db, dout, a, b, out, reads=""):
+    """reads: which of "a", "b", "o" (out) the derivatives are written in; the
+    others may be None."""
+    _dtype_of(fn, ("da", "db", "a", "b", "out"), da=da, db=db, dout=dout, a=a, b=b, out=out)
+    _required(fn, reads.replace("o", "out"), a=a, b=b, out=out)
     _contig(fn, da=da, db=db, dout=dout, out=out)
     _writable(fn, da=da, db=db)
-    _same_shape(fn, out.shape, da=da, db=db, dout=dout, a=a, b=b)
+    _same_shape(fn, dout.shape, da=da, db=db, a=a, b=b, out=out)
     return _at_least_1d(da, db, dout, a, b, out)
 
 
@@ -102,8 +117,8 @@ def _float_param(fn, name, value):
 # Same conventions as above. Class targets are int64 (N,) arrays whose entries are
 # in [0, C) or equal to ignore_index; anything else raises IndexError before any write.
 
-_ACT_NAMES = {0: "none", 1: "relu", 2: "gelu", 3: "gelu (tanh)"}
-_REDUCTION_NAMES = {0: "none", 1: "mean", 2: "sum"}
+_ACT_NAMES = {code: name or "none" for name, (code, _, _) in LINEAR_ACTS.items()}
+_REDUCTION_NAMES = {code: name for name, code in REDUCTIONS.items()}
 
 
 def _int_code(fn, name, value, allowed):

@@ -56,7 +56,7 @@ def mul_forward(out, a, b):
 
 def mul_backward(da, db, dout, a, b, out):
     """da += dout * b;  db += dout * a"""
-    da, db, dout, a, b, out = _check_binary_backward("mul_backward", da, db, dout, a, b, out)
+    da, db, dout, a, b, out = _check_binary_backward("mul_backward", da, db, dout, a, b, out, "ab")
     with np.errstate(over="ignore", invalid="ignore"):
         if da is not None:
             da += dout * b
@@ -73,7 +73,7 @@ def div_forward(out, a, b):
 
 def div_backward(da, db, dout, a, b, out):
     """da += dout / b;  db -= dout * a / b^2, written as dout * out / b"""
-    da, db, dout, a, b, out = _check_binary_backward("div_backward", da, db, dout, a, b, out)
+    da, db, dout, a, b, out = _check_binary_backward("div_backward", da, db, dout, a, b, out, "abo")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if da is not None:
             da += dout / b
@@ -93,7 +93,7 @@ def pow_forward(out, a, b):
 def pow_backward(da, db, dout, a, b, out):
     """da += dout * b * a^(b-1), taken as 0 where b == 0 (torch);
     db += dout * out * log(a), taken as 0 where a == 0 and b >= 0 (torch)."""
-    da, db, dout, a, b, out = _check_binary_backward("pow_backward", da, db, dout, a, b, out)
+    da, db, dout, a, b, out = _check_binary_backward("pow_backward", da, db, dout, a, b, out, "abo")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if da is not None:
             t = np.subtract(b, 1, dtype=da.dtype)

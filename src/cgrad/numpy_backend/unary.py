@@ -37,7 +37,7 @@ def exp_forward(y, x):
 
 def exp_backward(dx, dy, x, y):
     """dx += dy * y"""
-    dx, dy, x, y = _check_unary_backward("exp_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("exp_backward", dx, dy, x, y, "y")
     if dx is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             dx += dy * y
@@ -52,7 +52,7 @@ def log_forward(y, x):
 
 def log_backward(dx, dy, x, y):
     """dx += dy / x   (+inf at x = 0 for dy > 0)"""
-    dx, dy, x, y = _check_unary_backward("log_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("log_backward", dx, dy, x, y, "x")
     if dx is not None:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             dx += dy / x
@@ -67,7 +67,7 @@ def sqrt_forward(y, x):
 
 def sqrt_backward(dx, dy, x, y):
     """dx += dy / (2 y)   (+inf at x = 0 for dy > 0, as torch)"""
-    dx, dy, x, y = _check_unary_backward("sqrt_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("sqrt_backward", dx, dy, x, y, "y")
     if dx is not None:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             t = y + y
@@ -83,7 +83,7 @@ def abs_forward(y, x):
 
 def abs_backward(dx, dy, x, y):
     """dx += dy * sign(x)   (sign(0) = 0 and sign(nan) = 0 here, as torch)"""
-    dx, dy, x, y = _check_unary_backward("abs_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("abs_backward", dx, dy, x, y, "x")
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.sign(x)
@@ -101,7 +101,7 @@ def sin_forward(y, x):
 
 def sin_backward(dx, dy, x, y):
     """dx += dy * cos(x)"""
-    dx, dy, x, y = _check_unary_backward("sin_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("sin_backward", dx, dy, x, y, "x")
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.cos(x)
@@ -118,7 +118,7 @@ def cos_forward(y, x):
 
 def cos_backward(dx, dy, x, y):
     """dx += -dy * sin(x)"""
-    dx, dy, x, y = _check_unary_backward("cos_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("cos_backward", dx, dy, x, y, "x")
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.sin(x)
@@ -134,7 +134,7 @@ def tanh_forward(y, x):
 
 def tanh_backward(dx, dy, x, y):
     """dx += dy * (1 - y^2)"""
-    dx, dy, x, y = _check_unary_backward("tanh_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("tanh_backward", dx, dy, x, y, "y")
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = y * y
@@ -164,7 +164,7 @@ def sigmoid_forward(y, x):
 
 def sigmoid_backward(dx, dy, x, y):
     """dx += dy * y * (1 - y)"""
-    dx, dy, x, y = _check_unary_backward("sigmoid_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("sigmoid_backward", dx, dy, x, y, "y")
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.subtract(1, y)
@@ -180,10 +180,10 @@ def relu_forward(y, x):
 
 
 def relu_backward(dx, dy, x, y):
-    """dx += dy where x > 0, else 0   (relu'(0) = 0, as torch)"""
-    dx, dy, x, y = _check_unary_backward("relu_backward", dx, dy, x, y)
+    """dx += dy where y > 0 (that is, x > 0), else 0   (relu'(0) = 0, as torch)"""
+    dx, dy, x, y = _check_unary_backward("relu_backward", dx, dy, x, y, "y")
     if dx is not None:
-        np.add(dx, dy, out=dx, where=x > 0)
+        np.add(dx, dy, out=dx, where=y > 0)
 
 
 # ---------------------------------------------------------------- unary with parameters
@@ -199,7 +199,7 @@ def leaky_relu_forward(y, x, negative_slope):
 
 def leaky_relu_backward(dx, dy, x, y, negative_slope):
     """dx += dy if x > 0 else negative_slope * dy   (slope at 0, as torch)"""
-    dx, dy, x, y = _check_unary_backward("leaky_relu_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("leaky_relu_backward", dx, dy, x, y, "x")
     slope = _float_param("leaky_relu_backward", "negative_slope", negative_slope)
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
@@ -232,7 +232,7 @@ def softplus_forward(y, x, beta, threshold):
 def softplus_backward(dx, dy, x, y, beta, threshold):
     """dx += dy if beta*x > threshold else dy * sigmoid(beta*x)"""
     fn = "softplus_backward"
-    dx, dy, x, y = _check_unary_backward(fn, dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward(fn, dx, dy, x, y, "x")
     beta = _float_param(fn, "beta", beta)
     threshold = _float_param(fn, "threshold", threshold)
     if dx is not None:
@@ -258,7 +258,7 @@ def clamp_forward(y, x, lo, hi):
 def clamp_backward(dx, dy, x, y, lo, hi):
     """dx += dy where lo <= x <= hi (bounds inclusive, as torch), else 0"""
     fn = "clamp_backward"
-    dx, dy, x, y = _check_unary_backward(fn, dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward(fn, dx, dy, x, y, "x")
     lo = _float_param(fn, "lo", lo)
     hi = _float_param(fn, "hi", hi)
     if dx is not None:
@@ -446,7 +446,7 @@ def gelu_forward(y, x, approximate_tanh):
 def gelu_backward(dx, dy, x, y, approximate_tanh):
     """exact:  dx += dy (Phi(x) + x phi(x)),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
     tanh:   dx += dy (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3*0.044715 x^2))"""
-    dx, dy, x, y = _check_unary_backward("gelu_backward", dx, dy, x, y)
+    dx, dy, x, y = _check_unary_backward("gelu_backward", dx, dy, x, y, "x")
     if dx is None:
         return
     d = _gelu_grad64(x, approximate_tanh)

@@ -3,11 +3,19 @@
 # SPDX-License-Identifier: MIT
 
 # ---- elementwise unary ---------------------------------------------------------
+# Every unary op has one C signature and is reached through the table
+# cg_unary_ops() returns (csrc/unary.c). For each entry this section defines
+#   <name>_forward(y, x, *params)           y = f(x)
+#   <name>_backward(dx, dy, x, y, *params)  dx += dy * f'(x)
+# with the entry's parameter count and what its backward reads (x or y; the
+# other may be None) checked here, so an op added to csrc/unary_impl.h needs
+# no code in this file.
 
-ctypedef void (*ufwd32)(float *, const float *, int64_t) noexcept nogil
-ctypedef void (*ufwd64)(double *, const double *, int64_t) noexcept nogil
-ctypedef void (*ubwd32)(float *, const float *, const float *, const float *, int64_t) noexcept nogil
-ctypedef void (*ubwd64)(double *, const double *, const double *, const double *, int64_t) noexcept nogil
+DEF MAX_UNARY_PARAMS = 4
+
+cdef int _N_UNARY = 0
+cdef const cg_unary_op *_UNARY = cg_unary_ops(&_N_UNARY)
+
 
 cdef struct Unary:
     int t
@@ -16,6 +24,7 @@ cdef struct Unary:
     void *src       # x or dy
     void *x
     void *y
+    double p[MAX_UNARY_PARAMS]
 
 
 cdef int _unary_fwd_args(str fn, object y, object x, Unary *u) except -1:
@@ -50,238 +59,106 @@ cdef int _unary_bwd_args(str fn, object dx, object dy, object x, object y, int n
         _check(fn, x, "x", u.t, CONTIG)
         _same_shape(fn, x, "x", ref, "dx" if dx is not None else "dy")
         u.x = _data(x)
-    elif need & NEED_X:
+    elif need & CG_READS_X:
         raise ValueError(f"{fn}: x is required")
     if y is not None:
         _check(fn, y, "y", u.t, CONTIG)
         _same_shape(fn, y, "y", ref, "dx" if dx is not None else "dy")
         u.y = _data(y)
-    elif need & NEED_Y:
+    elif need & CG_READS_Y:
         raise ValueError(f"{fn}: y is required")
     return dx is not None
 
 
-cdef object _unary_fwd(str fn, object y, object x, ufwd32 f32, ufwd64 f64):
+cdef int _unary_params(str fn, const cg_unary_op *k, tuple params, Unary *u) except -1:
+    cdef Py_ssize_t i, n = len(params)
+    if n != k.nparams:
+        raise TypeError(f"{fn}: expected {k.nparams} parameter(s) after the arrays, got {n}")
+    for i in range(n):
+        u.p[i] = params[i]          # a TypeError for anything but a real number
+    return 0
+
+
+cdef void _unary_fwd_call(const cg_unary_op *k, Unary *u) noexcept nogil:
+    if u.t == F32:
+        k.forward_f32(<float *>u.dst, <const float *>u.src, u.n, u.p)
+    else:
+        k.forward_f64(<double *>u.dst, <const double *>u.src, u.n, u.p)
+
+
+cdef void _unary_bwd_call(const cg_unary_op *k, Unary *u) noexcept nogil:
+    if u.t == F32:
+        k.backward_f32(<float *>u.dst, <const float *>u.src, <const float *>u.x,
+                       <const float *>u.y, u.n, u.p)
+    else:
+        k.backward_f64(<double *>u.dst, <const double *>u.src, <const double *>u.x,
+                       <const double *>u.y, u.n, u.p)
+
+
+cdef object _unary_fwd(int i, str fn, object y, object x, tuple params):
+    cdef const cg_unary_op *k = &_UNARY[i]
     cdef Unary u
     _unary_fwd_args(fn, y, x, &u)
-    if u.t == F32:
-        if u.n >= NOGIL_MIN:
-            with nogil:
-                f32(<float *>u.dst, <const float *>u.src, u.n)
-        else:
-            f32(<float *>u.dst, <const float *>u.src, u.n)
+    _unary_params(fn, k, params, &u)
+    if u.n >= NOGIL_MIN:
+        with nogil:
+            _unary_fwd_call(k, &u)
     else:
-        if u.n >= NOGIL_MIN:
-            with nogil:
-                f64(<double *>u.dst, <const double *>u.src, u.n)
-        else:
-            f64(<double *>u.dst, <const double *>u.src, u.n)
+        _unary_fwd_call(k, &u)
 
 
-cdef object _unary_bwd(str fn, object dx, object dy, object x, object y, int need,
-                       ubwd32 f32, ubwd64 f64):
+cdef object _unary_bwd(int i, str fn, object dx, object dy, object x, object y, tuple params):
+    cdef const cg_unary_op *k = &_UNARY[i]
     cdef Unary u
-    if not _unary_bwd_args(fn, dx, dy, x, y, need, &u):
+    if not _unary_bwd_args(fn, dx, dy, x, y, k.reads, &u):
+        _unary_params(fn, k, params, &u)
         return
-    if u.t == F32:
-        if u.n >= NOGIL_MIN:
-            with nogil:
-                f32(<float *>u.dst, <const float *>u.src, <const float *>u.x, <const float *>u.y, u.n)
-        else:
-            f32(<float *>u.dst, <const float *>u.src, <const float *>u.x, <const float *>u.y, u.n)
-    else:
-        if u.n >= NOGIL_MIN:
-            with nogil:
-                f64(<double *>u.dst, <const double *>u.src, <const double *>u.x, <const double *>u.y, u.n)
-        else:
-            f64(<double *>u.dst, <const double *>u.src, <const double *>u.x, <const double *>u.y, u.n)
-
-
-def neg_forward(y, x):
-    _unary_fwd("neg_forward", y, x, cg_neg_forward_f32, cg_neg_forward_f64)
-def neg_backward(dx, dy, x, y):
-    _unary_bwd("neg_backward", dx, dy, x, y, 0, cg_neg_backward_f32, cg_neg_backward_f64)
-
-def exp_forward(y, x):
-    _unary_fwd("exp_forward", y, x, cg_exp_forward_f32, cg_exp_forward_f64)
-def exp_backward(dx, dy, x, y):
-    _unary_bwd("exp_backward", dx, dy, x, y, NEED_Y, cg_exp_backward_f32, cg_exp_backward_f64)
-
-def log_forward(y, x):
-    _unary_fwd("log_forward", y, x, cg_log_forward_f32, cg_log_forward_f64)
-def log_backward(dx, dy, x, y):
-    _unary_bwd("log_backward", dx, dy, x, y, NEED_X, cg_log_backward_f32, cg_log_backward_f64)
-
-def sqrt_forward(y, x):
-    _unary_fwd("sqrt_forward", y, x, cg_sqrt_forward_f32, cg_sqrt_forward_f64)
-def sqrt_backward(dx, dy, x, y):
-    _unary_bwd("sqrt_backward", dx, dy, x, y, NEED_Y, cg_sqrt_backward_f32, cg_sqrt_backward_f64)
-
-def abs_forward(y, x):
-    _unary_fwd("abs_forward", y, x, cg_abs_forward_f32, cg_abs_forward_f64)
-def abs_backward(dx, dy, x, y):
-    _unary_bwd("abs_backward", dx, dy, x, y, NEED_X, cg_abs_backward_f32, cg_abs_backward_f64)
-
-def sin_forward(y, x):
-    _unary_fwd("sin_forward", y, x, cg_sin_forward_f32, cg_sin_forward_f64)
-def sin_backward(dx, dy, x, y):
-    _unary_bwd("sin_backward", dx, dy, x, y, NEED_X, cg_sin_backward_f32, cg_sin_backward_f64)
-
-def cos_forward(y, x):
-    _unary_fwd("cos_forward", y, x, cg_cos_forward_f32, cg_cos_forward_f64)
-def cos_backward(dx, dy, x, y):
-    _unary_bwd("cos_backward", dx, dy, x, y, NEED_X, cg_cos_backward_f32, cg_cos_backward_f64)
-
-def tanh_forward(y, x):
-    _unary_fwd("tanh_forward", y, x, cg_tanh_forward_f32, cg_tanh_forward_f64)
-def tanh_backward(dx, dy, x, y):
-    _unary_bwd("tanh_backward", dx, dy, x, y, NEED_Y, cg_tanh_backward_f32, cg_tanh_backward_f64)
-
-def sigmoid_forward(y, x):
-    _unary_fwd("sigmoid_forward", y, x, cg_sigmoid_forward_f32, cg_sigmoid_forward_f64)
-def sigmoid_backward(dx, dy, x, y):
-    _unary_bwd("sigmoid_backward", dx, dy, x, y, NEED_Y, cg_sigmoid_backward_f32, cg_sigmoid_backward_f64)
-
-def relu_forward(y, x):
-    _unary_fwd("relu_forward", y, x, cg_relu_forward_f32, cg_relu_forward_f64)
-def relu_backward(dx, dy, x, y):
-    _unary_bwd("relu_backward", dx, dy, x, y, NEED_Y, cg_relu_backward_f32, cg_relu_backward_f64)
-
-
-# Unary ops with parameters: a nogil helper picks the dtype's symbol; the
-# wrapper decides whether to release the GIL.
-
-cdef void _leaky_relu_fwd(Unary *u, double s) noexcept nogil:
-    if u.t == F32:
-        cg_leaky_relu_forward_f32(<float *>u.dst, <const float *>u.src, u.n, <float>s)
-    else:
-        cg_leaky_relu_forward_f64(<double *>u.dst, <const double *>u.src, u.n, s)
-
-cdef void _leaky_relu_bwd(Unary *u, double s) noexcept nogil:
-    if u.t == F32:
-        cg_leaky_relu_backward_f32(<float *>u.dst, <const float *>u.src, <const float *>u.x,
-                                   <const float *>u.y, u.n, <float>s)
-    else:
-        cg_leaky_relu_backward_f64(<double *>u.dst, <const double *>u.src, <const double *>u.x,
-                                   <const double *>u.y, u.n, s)
-
-def leaky_relu_forward(y, x, double negative_slope):
-    cdef Unary u
-    _unary_fwd_args("leaky_relu_forward", y, x, &u)
-    if u.n < NOGIL_MIN:
-        _leaky_relu_fwd(&u, negative_slope)
-    else:
+    _unary_params(fn, k, params, &u)
+    if u.n >= NOGIL_MIN:
         with nogil:
-            _leaky_relu_fwd(&u, negative_slope)
-
-def leaky_relu_backward(dx, dy, x, y, double negative_slope):
-    cdef Unary u
-    if not _unary_bwd_args("leaky_relu_backward", dx, dy, x, y, NEED_X, &u):
-        return
-    if u.n < NOGIL_MIN:
-        _leaky_relu_bwd(&u, negative_slope)
+            _unary_bwd_call(k, &u)
     else:
-        with nogil:
-            _leaky_relu_bwd(&u, negative_slope)
+        _unary_bwd_call(k, &u)
 
 
-cdef void _softplus_fwd(Unary *u, double beta, double threshold) noexcept nogil:
-    if u.t == F32:
-        cg_softplus_forward_f32(<float *>u.dst, <const float *>u.src, u.n, <float>beta, <float>threshold)
-    else:
-        cg_softplus_forward_f64(<double *>u.dst, <const double *>u.src, u.n, beta, threshold)
+def _unary_pair(int i, str name):
+    """The Python functions of table entry i: <name>_forward, <name>_backward."""
+    fwd_name, bwd_name = name + "_forward", name + "_backward"
 
-cdef void _softplus_bwd(Unary *u, double beta, double threshold) noexcept nogil:
-    if u.t == F32:
-        cg_softplus_backward_f32(<float *>u.dst, <const float *>u.src, <const float *>u.x,
-                                 <const float *>u.y, u.n, <float>beta, <float>threshold)
-    else:
-        cg_softplus_backward_f64(<double *>u.dst, <const double *>u.src, <const double *>u.x,
-                                 <const double *>u.y, u.n, beta, threshold)
+    def forward(y, x, *params):
+        _unary_fwd(i, fwd_name, y, x, params)
 
-def softplus_forward(y, x, double beta, double threshold):
-    cdef Unary u
-    _unary_fwd_args("softplus_forward", y, x, &u)
-    if u.n < NOGIL_MIN:
-        _softplus_fwd(&u, beta, threshold)
-    else:
-        with nogil:
-            _softplus_fwd(&u, beta, threshold)
+    def backward(dx, dy, x, y, *params):
+        _unary_bwd(i, bwd_name, dx, dy, x, y, params)
 
-def softplus_backward(dx, dy, x, y, double beta, double threshold):
-    cdef Unary u
-    if not _unary_bwd_args("softplus_backward", dx, dy, x, y, NEED_X, &u):
-        return
-    if u.n < NOGIL_MIN:
-        _softplus_bwd(&u, beta, threshold)
-    else:
-        with nogil:
-            _softplus_bwd(&u, beta, threshold)
+    forward.__name__ = forward.__qualname__ = fwd_name
+    backward.__name__ = backward.__qualname__ = bwd_name
+    forward.__doc__ = f"y = {name}(x), elementwise (csrc/unary_impl.h)"
+    backward.__doc__ = f"dx += dy * {name}'(x), elementwise (csrc/unary_impl.h)"
+    return forward, backward
 
 
-cdef void _gelu_fwd(Unary *u, bint approx) noexcept nogil:
-    if u.t == F32:
-        cg_gelu_forward_f32(<float *>u.dst, <const float *>u.src, u.n, approx)
-    else:
-        cg_gelu_forward_f64(<double *>u.dst, <const double *>u.src, u.n, approx)
-
-cdef void _gelu_bwd(Unary *u, bint approx) noexcept nogil:
-    if u.t == F32:
-        cg_gelu_backward_f32(<float *>u.dst, <const float *>u.src, <const float *>u.x,
-                             <const float *>u.y, u.n, approx)
-    else:
-        cg_gelu_backward_f64(<double *>u.dst, <const double *>u.src, <const double *>u.x,
-                             <const double *>u.y, u.n, approx)
-
-def gelu_forward(y, x, bint approximate_tanh):
-    cdef Unary u
-    _unary_fwd_args("gelu_forward", y, x, &u)
-    if u.n < NOGIL_MIN:
-        _gelu_fwd(&u, approximate_tanh)
-    else:
-        with nogil:
-            _gelu_fwd(&u, approximate_tanh)
-
-def gelu_backward(dx, dy, x, y, bint approximate_tanh):
-    cdef Unary u
-    if not _unary_bwd_args("gelu_backward", dx, dy, x, y, NEED_X, &u):
-        return
-    if u.n < NOGIL_MIN:
-        _gelu_bwd(&u, approximate_tanh)
-    else:
-        with nogil:
-            _gelu_bwd(&u, approximate_tanh)
+def unary_ops():
+    """{name: (reads, nparams)} of the C unary table: what each op's backward
+    reads ("x", "y" or "") and how many parameters it takes."""
+    out = {}
+    for i in range(_N_UNARY):
+        r = _UNARY[i].reads
+        reads = ("x" if r & CG_READS_X else "") + ("y" if r & CG_READS_Y else "")
+        out[_UNARY[i].name.decode()] = (reads, _UNARY[i].nparams)
+    return out
 
 
-cdef void _clamp_fwd(Unary *u, double lo, double hi) noexcept nogil:
-    if u.t == F32:
-        cg_clamp_forward_f32(<float *>u.dst, <const float *>u.src, u.n, <float>lo, <float>hi)
-    else:
-        cg_clamp_forward_f64(<double *>u.dst, <const double *>u.src, u.n, lo, hi)
+def _unary_table():
+    """The C unary table, for the compiled tape's fast path: (capsule, count)."""
+    return PyCapsule_New(<void *><cg_unary_op *>_UNARY, b"cgrad.cg_unary_ops", NULL), _N_UNARY
 
-cdef void _clamp_bwd(Unary *u, double lo, double hi) noexcept nogil:
-    if u.t == F32:
-        cg_clamp_backward_f32(<float *>u.dst, <const float *>u.src, <const float *>u.x,
-                              <const float *>u.y, u.n, <float>lo, <float>hi)
-    else:
-        cg_clamp_backward_f64(<double *>u.dst, <const double *>u.src, <const double *>u.x,
-                              <const double *>u.y, u.n, lo, hi)
 
-def clamp_forward(y, x, double lo, double hi):
-    cdef Unary u
-    _unary_fwd_args("clamp_forward", y, x, &u)
-    if u.n < NOGIL_MIN:
-        _clamp_fwd(&u, lo, hi)
-    else:
-        with nogil:
-            _clamp_fwd(&u, lo, hi)
-
-def clamp_backward(dx, dy, x, y, double lo, double hi):
-    cdef Unary u
-    if not _unary_bwd_args("clamp_backward", dx, dy, x, y, NEED_X, &u):
-        return
-    if u.n < NOGIL_MIN:
-        _clamp_bwd(&u, lo, hi)
-    else:
-        with nogil:
-            _clamp_bwd(&u, lo, hi)
+for _i in range(_N_UNARY):
+    if _UNARY[_i].nparams > MAX_UNARY_PARAMS:
+        raise ImportError(f"cgrad._ckernels: unary op {_UNARY[_i].name.decode()!r} takes "
+                          f"{_UNARY[_i].nparams} parameters; at most {MAX_UNARY_PARAMS} fit")
+    _f, _b = _unary_pair(_i, _UNARY[_i].name.decode())
+    globals()[_f.__name__] = _f
+    globals()[_b.__name__] = _b
+del _i, _f, _b

@@ -47,7 +47,8 @@ cdef class Node:
     # What ops stash most often, as C slots (anything else goes to __dict__).
     cdef public object x, y, params, a, b, out, sa, sb, ta, tb, x2, w, z, act, has_b, lead
     cdef int kind                   # a compiled backward (K_*), or 0: op.backward
-    cdef str kbw                    # the backward kernel's name, for K_UNARY / K_BINARY
+    cdef object rec                 # the FastOp of a fast-path entry (kernel names)
+    cdef public object kwargs       # apply()'s keyword arguments to op.forward (generic route)
     cdef dict __dict__
     cdef object __weakref__
 
@@ -66,6 +67,13 @@ cdef class Node:
 
     def __hash__(self):
         return id(self) >> 4
+
+    def forward_kwargs(self):
+        """The keyword arguments that run op.forward again as recorded (for
+        check_grads' replay): apply()'s, or those a fast path implies."""
+        if self.kwargs is not None:
+            return self.kwargs
+        return _fast_kwargs(self)
 
     def next_functions(self):
         return tuple(None if t is None else t.grad_fn for t in (self.inputs or ()))
@@ -86,6 +94,7 @@ cdef inline void _free(Node n) except *:
     n._saved = ()
     n._retained = None
     n.x = n.y = n.params = n.a = n.b = n.out = n.sa = n.sb = n.x2 = n.w = n.z = None
+    n.kwargs = None
     n.freed = True
 
 
@@ -163,6 +172,7 @@ def apply(op, *inputs, **params):
         if _may_share(out, t.data):
             res._vc = t._vc                 # views share the version counter
     if record:
+        node.kwargs = params
         res._rg = True
         res.grad_fn = node
         saves = op.saves

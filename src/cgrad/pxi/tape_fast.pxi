@@ -88,57 +88,178 @@ cdef int _mm(object out, object a, object b, bint ta, bint tb) except -1:
     return 0
 
 
-cdef object _binary(object op, str kname, str kbw, int kind, bint saves_inputs,
-                    bint saves_out, TensorBase a, object other):
+cdef class FastOp:
+    """What a fast path needs to know of one op, taken from its op class
+    (that is, from its row in the op table): the class it records, the
+    kernels it calls, what the entry keeps for backward, and which compiled
+    backward runs it."""
+
+    cdef readonly object op
+    cdef readonly str name
+    cdef str kfwd, kbwd
+    cdef int kind
+    cdef bint keep_x, keep_y, keep_a, keep_b, keep_out
+    cdef const cg_unary_op *ck      # a unary op's entry in the C table (NULL: none)
+
+    def __init__(self, op):
+        cdef int i
+        row = op.row
+        self.op = op
+        self.name = op.name
+        self.kfwd, self.kbwd = op.kernels[0], op.kernels[1]
+        self.ck = NULL
+        if row.family == "unary":
+            self.kind = K_UNARY
+            self.keep_x = "x" in row.saves
+            self.keep_y = "out" in row.saves
+            for i in range(_N_UNARY):
+                if _UNARY_TABLE[i].name.decode() == op.name:
+                    self.ck = &_UNARY_TABLE[i]
+        elif row.family == "binary":
+            self.kind = K_ADD if op.name == "add" else K_SUB if op.name == "sub" else K_BINARY
+            self.keep_a = "a" in row.saves
+            self.keep_b = "b" in row.saves
+            self.keep_out = "out" in row.saves
+        else:
+            raise ValueError(f"FastOp: no fast path for the {row.family} op {op.name!r}")
+
+    def __repr__(self):
+        return f"<FastOp {self.name}>"
+
+
+cdef object _binary(FastOp r, TensorBase a, object other):
     """a (op) other; the generic route unless both are same-shape float Tensors."""
     if not isinstance(other, TensorBase):
-        return _slow_binary(op, a, other)
+        return _slow_binary(r.op, a, other)
     cdef TensorBase b = <TensorBase>other
     x = a.data
     y = b.data
     if (not _float_array(x) or not _float_array(y)
             or cnp.PyArray_TYPE(<cnp.ndarray>x) != cnp.PyArray_TYPE(<cnp.ndarray>y)
             or not _same_shape(x, y)):
-        return _slow_binary(op, a, b)
+        return _slow_binary(r.op, a, b)
     out = _empty_like(<cnp.ndarray>x)
-    _kernel(kname)(out, x, y)
+    _kernel(r.kfwd)(out, x, y)
     cdef TensorBase res = _new_tensor(out)
     cdef Node node
     if (a._rg or b._rg) and _mode.enabled:
-        node = _new_node(op, (a, b), (a._rg, b._rg))
-        node.a = x
-        node.b = y
-        node.out = out
-        node.kind = kind
-        node.kbw = kbw
-        if saves_inputs or saves_out:
-            node._saved = _saves(a, b if saves_inputs else None, res, saves_out)
+        node = _new_node(r.op, (a, b), (a._rg, b._rg))
+        node.kind = r.kind
+        node.rec = r
+        if r.keep_a or r.keep_b or r.keep_out:
+            saved = []
+            if r.keep_a:
+                node.a = x
+                saved.append((a._vc, a._vc[0], 0))
+            if r.keep_b:
+                node.b = y
+                saved.append((b._vc, b._vc[0], 1))
+            if r.keep_out:
+                node.out = out
+                saved.append((res._vc, res._vc[0], -1))
+            node._saved = saved
         res._rg = True
         res.grad_fn = node
     return res
 
 
-cdef object _unary(str opname, str kname, str kbw, TensorBase a):
+def binary(FastOp r, TensorBase a, other):
+    """a (op) other through the fast path (the generic route when it does not apply)."""
+    return _binary(r, a, other)
+
+
+cdef bint _unary_c(const cg_unary_op *k, bint backward, object dst, object src, object x,
+                   object y, tuple params) except -1:
+    """Run a C unary kernel on arrays the caller made or checked: dst (y, or
+    dx) a fresh C-contiguous float array, src (x, or dy) like it. Returns
+    False, having done nothing, when it cannot (no C entry, another dtype, a
+    parameter count or a saved array that does not fit): the caller then
+    calls the backend's checked Python kernel, which raises if it must."""
+    cdef double p[4]
+    cdef Py_ssize_t i, n = len(params)
+    cdef int t
+    cdef int64_t size
+    cdef void *pd
+    cdef const void *ps
+    cdef const void *px = NULL
+    cdef const void *py = NULL
+    if k == NULL or n != k.nparams or n > 4:
+        return False
+    t = cnp.PyArray_TYPE(<cnp.ndarray>dst)
+    if not (_float_array(src) and cnp.PyArray_TYPE(<cnp.ndarray>src) == t
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>src) and _same_shape(src, dst)):
+        return False
+    if backward:
+        if k.reads & CG_READS_X:
+            if not (_float_array(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == t
+                    and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x) and _same_shape(x, dst)):
+                return False
+            px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        if k.reads & CG_READS_Y:
+            if not (_float_array(y) and cnp.PyArray_TYPE(<cnp.ndarray>y) == t
+                    and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>y) and _same_shape(y, dst)):
+                return False
+            py = cnp.PyArray_DATA(<cnp.ndarray>y)
+    for i in range(n):
+        p[i] = params[i]
+    pd = cnp.PyArray_DATA(<cnp.ndarray>dst)
+    ps = cnp.PyArray_DATA(<cnp.ndarray>src)
+    size = cnp.PyArray_SIZE(<cnp.ndarray>dst)
+    if size >= _NOGIL_MIN:
+        with nogil:
+            _unary_call(k, backward, t == cnp.NPY_FLOAT, pd, ps, px, py, size, p)
+    else:
+        _unary_call(k, backward, t == cnp.NPY_FLOAT, pd, ps, px, py, size, p)
+    return True
+
+
+cdef inline void _unary_call(const cg_unary_op *k, bint backward, bint f32, void *dst,
+                             const void *src, const void *x, const void *y, int64_t n,
+                             const double *p) noexcept nogil:
+    if backward:
+        if f32:
+            k.backward_f32(<float *>dst, <const float *>src, <const float *>x, <const float *>y, n, p)
+        else:
+            k.backward_f64(<double *>dst, <const double *>src, <const double *>x,
+                           <const double *>y, n, p)
+    elif f32:
+        k.forward_f32(<float *>dst, <const float *>src, n, p)
+    else:
+        k.forward_f64(<double *>dst, <const double *>src, n, p)
+
+
+cdef object _unary(FastOp r, TensorBase a, tuple params):
     """f(a); the generic route unless a is a C-contiguous float Tensor."""
     x = a.data
-    op = _UNARY_OPS[opname]
     if not _float_array(x) or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x):
-        return a._unary(op)
+        return _slow_unary(r.op, a, params)
     y = _empty_like(<cnp.ndarray>x)
-    _kernel(kname)(y, x)
+    if not (_c_active and _unary_c(r.ck, False, y, x, None, None, params)):
+        _kernel(r.kfwd)(y, x, *params)
     cdef TensorBase res = _new_tensor(y)
     cdef Node node
     if a._rg and _mode.enabled:
-        node = _new_node(op, (a,), (True,))
-        node.x = x
-        node.y = y
-        node.params = ()
+        node = _new_node(r.op, (a,), (True,))
+        node.params = params
         node.kind = K_UNARY
-        node.kbw = kbw
-        node._saved = _saves(a, None, res, True)
+        node.rec = r
+        if r.keep_x:
+            node.x = x
+            node._saved = [(a._vc, a._vc[0], 0)]
+        if r.keep_y:
+            node.y = y
+            if r.keep_x:
+                node._saved.append((res._vc, res._vc[0], -1))
+            else:
+                node._saved = [(res._vc, res._vc[0], -1)]
         res._rg = True
         res.grad_fn = node
     return res
+
+
+def unary(FastOp r, TensorBase a, tuple params=()):
+    """f(a, *params) through the fast path (the generic route when it does not apply)."""
+    return _unary(r, a, params)
 
 
 cdef object _matmul(TensorBase a, object other):
@@ -201,7 +322,7 @@ def linear(x, weight, bias=None, activation=None):
     dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>xd)[0]
     dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]
     y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if act >= 2 else None   # gelu's backward reads z
+    z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if (_ACT_Z >> act) & 1 else None   # gelu's backward reads z
     _kernel("linear_forward")(y, z, xd, wd, bd, act)
     cdef TensorBase res = _new_tensor(y)
     cdef TensorBase tx = <TensorBase>x, tw = <TensorBase>weight
@@ -227,31 +348,32 @@ def linear(x, weight, bias=None, activation=None):
 
 
 cdef class FastOps(TensorBase):
-    """Tensor methods with a compiled fast path (tensor.Tensor derives from this)."""
+    """The operators with a compiled fast path (tensor.Tensor derives from
+    this); the ops' records come from connect()."""
 
     def __add__(self, o):
-        return _binary(_Add, "add_forward", None, K_ADD, False, False, self, o)
+        return _binary(_ADD, self, o)
 
     def __radd__(self, o):
-        return _slow_binary(_Add, o, self)
+        return _slow_binary(_ADD.op, o, self)
 
     def __sub__(self, o):
-        return _binary(_Sub, "sub_forward", None, K_SUB, False, False, self, o)
+        return _binary(_SUB, self, o)
 
     def __rsub__(self, o):
-        return _slow_binary(_Sub, o, self)
+        return _slow_binary(_SUB.op, o, self)
 
     def __mul__(self, o):
-        return _binary(_Mul, "mul_forward", "mul_backward", K_BINARY, True, False, self, o)
+        return _binary(_MUL, self, o)
 
     def __rmul__(self, o):
-        return _slow_binary(_Mul, o, self)
+        return _slow_binary(_MUL.op, o, self)
 
     def __truediv__(self, o):
-        return _binary(_Div, "div_forward", "div_backward", K_BINARY, True, True, self, o)
+        return _binary(_DIV, self, o)
 
     def __rtruediv__(self, o):
-        return _slow_binary(_Div, o, self)
+        return _slow_binary(_DIV.op, o, self)
 
     def __matmul__(self, o):
         return _matmul(self, o)
@@ -260,35 +382,19 @@ cdef class FastOps(TensorBase):
         return _slow_matmul(o, self)
 
     def __neg__(self):
-        return _unary("Neg", "neg_forward", "neg_backward", self)
+        return _unary(_NEG, self, ())
 
-    def exp(self):
-        return _unary("Exp", "exp_forward", "exp_backward", self)
 
-    def log(self):
-        return _unary("Log", "log_forward", "log_backward", self)
-
-    def sqrt(self):
-        return _unary("Sqrt", "sqrt_forward", "sqrt_backward", self)
-
-    def abs(self):
-        return _unary("Abs", "abs_forward", "abs_backward", self)
-
-    def sin(self):
-        return _unary("Sin", "sin_forward", "sin_backward", self)
-
-    def cos(self):
-        return _unary("Cos", "cos_forward", "cos_backward", self)
-
-    def tanh(self):
-        return _unary("Tanh", "tanh_forward", "tanh_backward", self)
-
-    def sigmoid(self):
-        return _unary("Sigmoid", "sigmoid_forward", "sigmoid_backward", self)
-
-    def relu(self):
-        return _unary("Relu", "relu_forward", "relu_backward", self)
-
+cdef dict _fast_kwargs(Node n):
+    """What apply() would have passed to op.forward for an entry a fast path
+    recorded (see the stashed fields above)."""
+    if n.kind == K_UNARY:
+        return {"params": n.params}
+    if n.kind == K_LINEAR:
+        return {"act": n.act}
+    if n.kind:                               # + - * / and 2-D matmul: one dtype
+        return {"dtype": (<TensorBase>n.inputs[0]).data.dtype}
+    return {}
 
 
 cdef inline cnp.ndarray _zeros_like(cnp.ndarray x):
@@ -304,8 +410,9 @@ cdef tuple _compiled_backward(Node n, g):
     g = _contig(g)
     needs = n.needs_input_grad
     if kind == K_UNARY:
-        dx = _zeros_like(<cnp.ndarray>n.x)
-        _kernel(n.kbw)(dx, g, n.x, n.y)
+        dx = _zeros_like(<cnp.ndarray>g)
+        if not (_c_active and _unary_c((<FastOp>n.rec).ck, True, dx, g, n.x, n.y, n.params)):
+            _kernel((<FastOp>n.rec).kbwd)(dx, g, n.x, n.y, *n.params)
         return (dx,)
     da = db = None
     if kind == K_SUB:
@@ -314,12 +421,11 @@ cdef tuple _compiled_backward(Node n, g):
             _kernel("neg_forward")(db, g)
         return (g, db)
     if kind == K_BINARY:
-        out = n.out
         if needs[0]:
-            da = _zeros_like(<cnp.ndarray>out)
+            da = _zeros_like(<cnp.ndarray>g)
         if needs[1]:
-            db = _zeros_like(<cnp.ndarray>out)
-        _kernel(n.kbw)(da, db, g, n.a, n.b, out)
+            db = _zeros_like(<cnp.ndarray>g)
+        _kernel((<FastOp>n.rec).kbwd)(da, db, g, n.a, n.b, n.out)
         return (da, db)
     if kind == K_LINEAR:
         x2, w = n.x2, n.w
