@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: test demo build venv bench bench-quick sanitize clean
+.PHONY: test test-quick demo build venv bench bench-quick sanitize clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ build: $(VENV)/.created
 test: build
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q bench --benchmark-disable -p no:cacheprovider
+
+# The inner development loop: every test file, less those marked slow (the
+# float32 ulp sweeps, the 100,000-op chains, the second OpenMP-free build, the
+# SIGKILL loop, ...). `make test` (and CI) still runs them all.
+test-quick: build
+	$(PY) -m pytest -q -m "not slow"
 
 demo: build
 	$(PY) examples/train_digits.py
