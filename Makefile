@@ -62,11 +62,13 @@ sanitize: build
 # venv's Python in isolated mode from an empty directory, imports it, runs a
 # backward pass, and checks that every module comes from the scratch venv's
 # site-packages (an editable install hides a subpackage or data file left out
-# of the wheel). setuptools' build/lib.*, build/temp.* and build/bdist.* go
-# first, so nothing from an earlier build can slip into the wheel.
+# of the wheel). What earlier builds left behind goes first (setuptools'
+# build/lib.*, build/temp.*, build/bdist.*, and src/*.egg-info, whose stale
+# SOURCES.txt would put a dropped subpackage back into the wheel).
 CHECK_DIR ?= build/install-check
 check-install:
-	rm -rf $(CHECK_DIR) build/lib.* build/temp.* build/bdist.* && mkdir -p $(CHECK_DIR)/run
+	rm -rf $(CHECK_DIR) build/lib.* build/temp.* build/bdist.* src/*.egg-info
+	mkdir -p $(CHECK_DIR)/run
 	$(PYTHON) -m venv $(CHECK_DIR)/venv
 	$(CHECK_DIR)/venv/bin/python -m pip install -q --upgrade pip
 	$(CHECK_DIR)/venv/bin/python -m pip install -q .
