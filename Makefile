@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: test demo build venv bench bench-quick sanitize clean
+.PHONY: test test-quick demo build venv bench bench-quick sanitize clean check-install
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ build: $(VENV)/.created
 test: build
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q bench --benchmark-disable -p no:cacheprovider
+
+# The inner development loop: every test file, less those marked slow (the
+# float32 ulp sweeps, the 100,000-op chains, the second OpenMP-free build, the
+# SIGKILL loop, ...). `make test` (and CI) still runs them all.
+test-quick: build
+	$(PY) -m pytest -q -m "not slow"
 
 demo: build
 	$(PY) examples/train_digits.py
@@ -50,6 +56,23 @@ sanitize: build
 	  CGRAD_TEST_SWEEP_STEP=9973 \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  PYTHONPATH=src $(abspath $(PY)) -m pytest -q -p no:cacheprovider tests --deselect tests/test_build.py
+
+# The package as a user gets it: a normal (not editable) `pip install .`, with
+# build isolation, into a scratch venv; then .ci/check_install.py, run by that
+# venv's Python in isolated mode from an empty directory, imports it, runs a
+# backward pass, and checks that every module comes from the scratch venv's
+# site-packages (an editable install hides a subpackage or data file left out
+# of the wheel). What earlier builds left behind goes first (setuptools'
+# build/lib.*, build/temp.*, build/bdist.*, and src/*.egg-info, whose stale
+# SOURCES.txt would put a dropped subpackage back into the wheel).
+CHECK_DIR ?= build/install-check
+check-install:
+	rm -rf $(CHECK_DIR) build/lib.* build/temp.* build/bdist.* src/*.egg-info
+	mkdir -p $(CHECK_DIR)/run
+	$(PYTHON) -m venv $(CHECK_DIR)/venv
+	$(CHECK_DIR)/venv/bin/python -m pip install -q --upgrade pip
+	$(CHECK_DIR)/venv/bin/python -m pip install -q .
+	cd $(CHECK_DIR)/run && $(abspath $(CHECK_DIR))/venv/bin/python -I $(abspath .ci/check_install.py)
 
 clean:
 	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/_tape.c src/cgrad/*.so

@@ -920,6 +920,7 @@ def test_grad_can_be_set_to_none(backend):
 # ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_chain_of_100000_ops_no_recursion_error(backend):
     x = leaf([1.0, 2.0])
     y = x

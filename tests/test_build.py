@@ -69,6 +69,7 @@ def test_installed_build_reports_openmp_state():
     assert c["simd"] in ("generic", "avx2", "avx512")
 
 
+@pytest.mark.slow
 def test_no_openmp_build_matches_openmp_build(no_openmp_build):
     so, tmp = no_openmp_build
     rng = np.random.default_rng(7)

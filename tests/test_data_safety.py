@@ -114,6 +114,7 @@ KILL_ANYWHERE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_always_leaves_a_whole_file(tmp_path):
     """A child saves two states in turn as fast as it can; killed at random
     moments, the file on disk is always one of them, complete."""
@@ -202,7 +203,8 @@ DAMAGE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("nested", [False, True], ids=["state_dict", "optimizer_state"])
+@pytest.mark.parametrize("nested", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["state_dict", "optimizer_state"])
 def test_truncated_or_corrupted_files_raise_clearly_and_never_crash(tmp_path, nested):
     good = tmp_path / "good.npz"
     if nested:

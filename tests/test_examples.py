@@ -194,6 +194,7 @@ def test_seed004_softmax_ce(capsys):
     np.testing.assert_allclose(out[1]["dy"], [[0, -2]], **CLOSE)
 
 
+@pytest.mark.slow
 def test_train_digits_demo(tmp_path):
     """The real `make demo` script: >= 95% test accuracy, identical reload, a PNG, < 30 s."""
     pytest.importorskip("sklearn")

@@ -108,7 +108,8 @@ def test_transposes_primes_and_kc_edges(isa, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+@pytest.mark.parametrize("ta,tb", [(False, False), pytest.param(False, True, marks=pytest.mark.slow),
+                                   pytest.param(True, False, marks=pytest.mark.slow), (True, True)])
 def test_packed_and_in_place_operands(isa, dtype, ta, tb):
     shapes = _path_shapes(dtype)
     got = {_packs(m, k, n, ta, tb, dtype) for m, k, n in shapes}

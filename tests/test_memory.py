@@ -33,7 +33,7 @@ def _model(seed):
     return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
 
 
-@pytest.mark.parametrize("backend_name", ["c", "numpy"])
+@pytest.mark.parametrize("backend_name", ["c", pytest.param("numpy", marks=pytest.mark.slow)])
 def test_1000_training_steps_do_not_grow_memory(backend_name):
     rng = np.random.default_rng(0)
     x = cg.tensor(rng.standard_normal((32, 16)).astype(np.float32))
@@ -145,6 +145,7 @@ DEEP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_depth_100000_graph_without_recursion_in_bounded_memory(tmp_path):
     depth = 100_000
     script = tmp_path / "deep.py"

@@ -290,7 +290,8 @@ def restore_threads():
     C.set_num_threads(n)
 
 
-@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("dt", [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)],
+                         ids=["f32", "f64"])
 def test_every_kernel_is_bitwise_identical_for_1_and_2_threads(dt, restore_threads):
     cases = _cases(dt)
     assert len(cases) > 90

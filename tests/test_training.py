@@ -172,6 +172,7 @@ def _train_784(backend_name, init, x_np, t_np, steps):
         return np.array(losses), [arr(p) for p in model.parameters()]
 
 
+@pytest.mark.slow
 def test_mlp784_same_loss_curve_on_both_backends():
     cg.manual_seed(0)
     init = [arr(p) for p in _mlp784().double().parameters()]

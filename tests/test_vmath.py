@@ -94,6 +94,7 @@ def _gelu_bound(isa, x):
     return GELU_ULP * (1 + np.square(x.astype(F64)[np.isfinite(x)]))
 
 
+@pytest.mark.slow
 def test_gelu_against_float64(isa):
     x = X
     y = np.empty_like(x)
@@ -128,6 +129,7 @@ def test_gelu_signs_and_limits(isa):
     assert d[0] == 0.5 and d[1] == 0.5 and d[2] == 1 and d[4] == 1 and d[3] == 0
 
 
+@pytest.mark.slow
 def test_gelu_paths_agree():
     """SIMD paths against the generic libm path (erfc form): same bounds."""
     got = {}
@@ -164,6 +166,7 @@ def _gelu_tanh_ref(x):
     return y, g
 
 
+@pytest.mark.slow
 def test_gelu_tanh_against_float64(isa):
     # float32 u = c (x + 0.044715 x^3) carries a few ulp of |u|; y and y' move
     # by that times their slope in u, so the tolerance scales with |x| (1 + x^2).
@@ -179,6 +182,7 @@ def test_gelu_tanh_against_float64(isa):
     assert (np.abs(d - rg) <= 8 * eps * (1 + t * t * (1 + t * t) * np.exp(-t))).all()
 
 
+@pytest.mark.slow
 def test_sigmoid_exp_against_float64(isa):
     x = X
     xd = x.astype(F64)
@@ -195,6 +199,7 @@ def test_sigmoid_exp_against_float64(isa):
     assert _err_ulps(y, ref) <= 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("beta,thr", [(1.0, 20.0), (1.5, 4.0), (-2.0, 3.0)])
 def test_softplus_backward_against_float64(isa, beta, thr):
     x = X
@@ -383,6 +388,7 @@ def test_gelu_grad_vs_torch():
 
 # ---- tanh ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_tanh_against_float64(isa):
     """tanh_forward (SIMD: a fitted odd polynomial for |x| < 0.625, else
     1 - 2 / (1 + e^(2|x|))) within 3 ulp of float64 tanh; libm on generic."""
