@@ -131,7 +131,8 @@ class CrossEntropy(Op):
 
 @implements("cross_entropy_prob")
 class CrossEntropyProb(Op):
-    """loss_i = -sum_c t_ic log_softmax(x_i)_c;  dx_i = (p_i sum_c t_ic - t_i) * dloss_i"""
+    """loss_i = -sum_c t_ic log_softmax(x_i)_c;
+    dx_i = (p_i sum_c t_ic - t_i) * dloss_i,  dt_i = -log_softmax(x_i) * dloss_i"""
 
     fresh_grads = True
 
@@ -142,16 +143,25 @@ class CrossEntropyProb(Op):
         rows = np.empty(n, dtype=logits.dtype)
         p = np.empty_like(logits)
         _bk.K.cross_entropy_prob_forward(rows, p, logits, target)
-        ctx.p, ctx.target, ctx.reduction = p, target, reduction
+        ctx.x, ctx.p, ctx.target, ctx.reduction = logits, p, target, reduction
         return _reduced(rows, reduction, n)
 
     @staticmethod
     def backward(ctx, g):
         p = ctx.p
         dl = _row_grads(g, ctx.reduction, p.shape[0], p.shape[0], p.dtype)
-        dx = np.zeros_like(p)
-        _bk.K.cross_entropy_prob_backward(dx, dl, p, ctx.target)
-        return dx, None
+        dx = dt = None
+        if ctx.needs_input_grad[0]:
+            dx = np.zeros_like(p)
+            _bk.K.cross_entropy_prob_backward(dx, dl, p, ctx.target)
+        if ctx.needs_input_grad[1]:                  # dt = -log_softmax(x) * dloss
+            ls = np.empty_like(p)
+            _bk.K.log_softmax_forward(ls, ctx.x, 1)
+            ndl = np.empty_like(dl)
+            _bk.K.neg_forward(ndl, dl)
+            dt = np.empty_like(p)
+            _bk.K.mul_forward(dt, ls, _broadcast(ndl.reshape(-1, 1), p.shape))
+        return dx, dt
 
 
 @implements("nll_loss")

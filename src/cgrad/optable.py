@@ -29,6 +29,9 @@ Each row (an `OpDef`) says what the op is and how every layer exposes it:
                 Linear + it into one kernel), as a function of the params
     torch       the torch function with the same semantics (tests compare)
     domain      the input range tests sample from (log: positive numbers)
+    sample      keyword arguments tests call the op with (default: the
+                parameters' defaults)
+    doc         for special ops: how users reach the op (the API reference)
 
 Families:
     unary       y = f(x), elementwise; kernels <name>_forward(y, x, *params)
@@ -156,8 +159,8 @@ class OpDef:
     fuse: object = None
     torch: str = None
     domain: tuple = (-3.0, 3.0)
+    sample: dict = field(default_factory=dict)
     doc: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -190,24 +193,27 @@ def _unary(name, math, formula, saves, torch, **kw):
                  torch=torch, **kw)
 
 
-def _binary(name, math, formula, saves, torch, fast=True):
+def _binary(name, math, formula, saves, torch, fast=True, domain=(-3.0, 3.0)):
     return OpDef(name, "binary", math, formula, inputs=("a", "b"), saves=saves,
-                 dtypes="promote", fast=fast, function=True, torch=torch)
+                 dtypes="promote", fast=fast, function=True, torch=torch, domain=domain,
+                 doc=f"also the operator {_OPERATORS[name]}")
 
 
-def _loss(name, kernel, math, formula, **kw):
+def _loss(name, kernel, module, math, formula, **kw):
     return OpDef(name, "loss", math, formula, inputs=("input", "target"),
                  params=(_P_REDUCTION,), saves=("input", "target"),
                  kernels=(kernel + "_forward", kernel + "_backward"), method=None,
-                 functional=True, torch="torch.nn.functional." + name, **kw)
+                 functional=True, torch="torch.nn.functional." + name,
+                 doc=f"`F.{name}(input, target, reduction='mean')`, `nn.{module}`", **kw)
 
 
-def _move(name, math, formula, torch, inputs=("x",), kernels=()):
+def _move(name, math, formula, torch, inputs=("x",), kernels=(), doc=""):
     return OpDef(name, "special", math, formula, inputs=inputs, dtypes="same",
-                 kernels=kernels, method=None, torch=torch)
+                 kernels=kernels, method=None, torch=torch, doc=doc)
 
 
 _INF = math.inf
+_OPERATORS = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ** b"}
 
 # The reductions of the losses, as the kernels' code (cgrad.h CG_REDUCTION_*).
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -243,23 +249,26 @@ _ROWS = [
            "d leaky_relu(x)/dx = 1 if x > 0 else negative_slope", ("x",),
            "torch.nn.functional.leaky_relu",
            params=(Param("negative_slope", 0.01, doc="the slope for x <= 0"),),
-           functional=True, module="LeakyReLU", inplace=True),
+           functional=True, module="LeakyReLU", inplace=True, sample={"negative_slope": 0.2}),
     _unary("softplus", "y = ln(1 + e^(beta x)) / beta, or x where beta x > threshold",
            "d softplus(x)/dx = sigmoid(beta x)  (1 where beta x > threshold)", ("x",),
            "torch.nn.functional.softplus",
            params=(Param("beta", 1.0), Param("threshold", 20.0)),
-           functional=True, module="Softplus", inplace_method=False),
+           functional=True, module="Softplus", inplace_method=False,
+           sample={"beta": 1.5, "threshold": 2.0}),
     _unary("gelu", "y = x Phi(x), or the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
            "d gelu(x)/dx = Phi(x) + x phi(x)  (the tanh form: its own derivative)", ("x",),
            "torch.nn.functional.gelu",
            params=(Param("approximate", "none", choice({"none": 0.0, "tanh": 1.0})),),
            functional=True, module="GELU", inplace_method=False,
-           fuse=lambda approximate: "gelu" if approximate == "none" else "gelu_tanh"),
+           fuse=lambda approximate: "gelu" if approximate == "none" else "gelu_tanh",
+           sample={"approximate": "tanh"}),
     _unary("clamp", "y = min(max(x, min), max)", "d clamp(x)/dx = 1[min <= x <= max]", ("x",),
            "torch.clamp",
            params=(Param("min", None, real_or(-_INF), "lower bound, or None"),
                    Param("max", None, real_or(_INF), "upper bound, or None")),
-           check=at_least_one("min", "max"), aliases=("clip",)),
+           check=at_least_one("min", "max"), aliases=("clip",),
+           sample={"min": -0.5, "max": 1.0}),
 
     # ------------------------------------------------------------ binary
     _binary("add", "out = a + b", "d(a + b)/da = 1,  d(a + b)/db = 1", (), "torch.add"),
@@ -269,7 +278,7 @@ _ROWS = [
             ("a", "b", "out"), "torch.div"),
     _binary("pow", "out = a ** b",
             "d(a^b)/da = b a^(b-1),  d(a^b)/db = a^b ln(a)  (0 where a = 0 and b >= 0)",
-            ("a", "b", "out"), "torch.pow", fast=False),
+            ("a", "b", "out"), "torch.pow", fast=False, domain=(0.2, 2.0)),
 
     # ------------------------------------------------------------ reductions
     OpDef("sum", "reduce", "out = the sum of x over dim (every element when dim is None)",
@@ -296,12 +305,15 @@ _ROWS = [
     OpDef("matmul", "special", "C = A @ B (1-D, 2-D and batched, as np.matmul)",
           "dL/dA = G @ B^T,  dL/dB = A^T @ G  (batch dims summed where broadcast)",
           inputs=("a", "b"), saves=("a", "b"), dtypes="promote", fast=True,
-          kernels=("matmul",), function=True, torch="torch.matmul"),
+          kernels=("matmul",), function=True, torch="torch.matmul",
+          doc="`a @ b`, `t.matmul(other)`, `cg.matmul(a, b)`"),
     OpDef("linear", "special", "z = x W^T + b, y = act(z) (act: none, relu, gelu, gelu_tanh)",
           "dz = G act'(z),  dL/dx = dz W,  dL/dW = dz^T x,  dL/db = sum over rows of dz",
           inputs=("x", "weight", "bias"), params=(Param("activation", None),),
           saves=("x", "weight", "out"), fast=True, kernels=("linear_forward", "linear_backward"),
-          method=None, functional=True, torch="torch.nn.functional.linear"),
+          method=None, functional=True, torch="torch.nn.functional.linear",
+          doc="`F.linear(input, weight, bias=None)`, `nn.Linear`, and Linear + ReLU/GELU "
+              "in a Sequential (one fused entry)"),
 
     # ------------------------------------------------------------ losses
     OpDef("cross_entropy", "special",
@@ -309,25 +321,28 @@ _ROWS = [
           "dl_i/dx_i = softmax(x_i) - onehot(t_i)  (/N for mean)",
           inputs=("input",), params=(_P_IGNORE, _P_REDUCTION),
           kernels=("cross_entropy_forward", "cross_entropy_backward"), method=None,
-          functional=True, torch="torch.nn.functional.cross_entropy"),
+          functional=True, torch="torch.nn.functional.cross_entropy",
+          doc="`F.cross_entropy(input, target, ignore_index=-100, reduction='mean')` with "
+              "integer class targets, `nn.CrossEntropyLoss`"),
     OpDef("cross_entropy_prob", "special",
           "l_i = -sum_c t_ic log_softmax(x_i)_c, probability targets t",
           "dl_i/dx_i = softmax(x_i) sum_c t_ic - t_i,  dl_i/dt_i = -log_softmax(x_i)",
-          inputs=("input", "target"), params=(_P_REDUCTION,), saves=("target",),
+          inputs=("input", "target"), params=(_P_REDUCTION,), saves=("input", "target"),
           kernels=("cross_entropy_prob_forward", "cross_entropy_prob_backward"), method=None,
           torch="torch.nn.functional.cross_entropy",
-          doc="F.cross_entropy with float targets of the input's shape"),
+          doc="`F.cross_entropy(input, target)` with float targets of the input's shape"),
     OpDef("nll_loss", "special", "l_i = -x_i[t_i], on log-probabilities x",
           "dl_i/dx_i = -onehot(t_i)  (/N for mean)",
           inputs=("input",), params=(_P_IGNORE, _P_REDUCTION),
           kernels=("nll_forward", "nll_backward"), method=None, functional=True,
-          torch="torch.nn.functional.nll_loss"),
-    _loss("mse_loss", "mse", "l = (x - t)^2", "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
-    _loss("l1_loss", "l1", "l = |x - t|", "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
-    _loss("binary_cross_entropy", "bce", "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
+          torch="torch.nn.functional.nll_loss",
+          doc="`F.nll_loss(input, target, ignore_index=-100, reduction='mean')`, `nn.NLLLoss`"),
+    _loss("mse_loss", "mse", "MSELoss", "l = (x - t)^2", "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
+    _loss("l1_loss", "l1", "L1Loss", "l = |x - t|", "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
+    _loss("binary_cross_entropy", "bce", "BCELoss", "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
           "dl/dx = (x - t) / (x (1 - x)),  dl/dt = ln(1 - x) - ln(x)  (/n for mean)",
           domain=(0.05, 0.95)),
-    _loss("binary_cross_entropy_with_logits", "bce_logits",
+    _loss("binary_cross_entropy_with_logits", "bce_logits", "BCEWithLogitsLoss",
           "l = max(x, 0) - x t + ln(1 + e^-|x|)",
           "dl/dx = sigmoid(x) - t,  dl/dt = -x  (/n for mean)"),
 
@@ -336,31 +351,40 @@ _ROWS = [
           "d dropout(x)/dx = 1[kept] / (1 - p)",
           params=(Param("p", 0.5), Param("training", True)),
           kernels=("dropout_forward", "dropout_backward"), method=None, functional=True,
-          module="Dropout", inplace=True, torch="torch.nn.functional.dropout"),
+          module="Dropout", inplace=True, torch="torch.nn.functional.dropout",
+          doc="`F.dropout(input, p=0.5, training=True, inplace=False)`, `nn.Dropout(p)`"),
 
     # ------------------------------------------------------------ data movement
     _move("reshape", "y = x with a new shape (a view when possible)",
-          "dL/dx = G reshaped back to x's shape", "torch.reshape"),
+          "dL/dx = G reshaped back to x's shape", "torch.reshape",
+          doc="`t.reshape(*shape)`, `t.view(*shape)`, `t.flatten(start_dim, end_dim)`, "
+              "`t.unsqueeze(dim)`, `t.squeeze(dim)`"),
     _move("permute", "y = x with its dims permuted (a view)",
-          "dL/dx = G with the dims permuted back", "torch.permute"),
+          "dL/dx = G with the dims permuted back", "torch.permute",
+          doc="`t.permute(*dims)`, `t.transpose(dim0, dim1)`, `t.t()`, `t.T`"),
     _move("expand", "y = x broadcast to a larger shape (a view)",
-          "dL/dx = G summed over the broadcast dims", None),
+          "dL/dx = G summed over the broadcast dims", None, doc="`t.expand(*sizes)`"),
     _move("index", "y = x[key]: ints, slices, None, Ellipsis, integer and bool arrays",
           "dL/dx = zeros with G added at the indexed positions (repeats add up)", None,
-          kernels=("index_add",)),
+          kernels=("index_add",), doc="`t[key]`"),
     _move("cat", "y = x_1, ..., x_n joined along an existing dim",
-          "dL/dx_k = the slice of G that x_k filled", "torch.cat", inputs=("tensors",)),
+          "dL/dx_k = the slice of G that x_k filled", "torch.cat", inputs=("tensors",),
+          doc="`cg.cat(tensors, dim=0)`, `cg.concatenate`"),
     _move("stack", "y = x_1, ..., x_n stacked along a new dim",
-          "dL/dx_k = G taken at position k along the new dim", "torch.stack", inputs=("tensors",)),
-    _move("cast", "y = x in another float dtype", "dL/dx = G, cast back to x's dtype", None),
-    _move("clone", "y = a copy of x", "dL/dx = G", "torch.clone"),
-    _move("fill", "y = value everywhere (fill_, zero_ on a recorded tensor)",
-          "dL/dx = 0  (the old values are gone)", None),
-    _move("copy", "y = src broadcast into x's shape (copy_ on a recorded tensor)",
-          "dL/dx = 0,  dL/dsrc = G summed back to src's shape", None, inputs=("x", "src")),
-    _move("setitem", "y = x with y[key] = v (t[key] = v on a recorded tensor)",
+          "dL/dx_k = G taken at position k along the new dim", "torch.stack", inputs=("tensors",),
+          doc="`cg.stack(tensors, dim=0)`"),
+    _move("cast", "y = x in another float dtype", "dL/dx = G, cast back to x's dtype", None,
+          doc="`t.to(dtype)`, `t.float()`, `t.double()`"),
+    _move("clone", "y = a copy of x", "dL/dx = G", "torch.clone",
+          doc="`t.clone()`, `t.contiguous()` of a strided tensor"),
+    _move("fill", "y = value everywhere", "dL/dx = 0  (the old values are gone)", None,
+          doc="`t.fill_(value)`, `t.zero_()` on a tensor that is recorded"),
+    _move("copy", "y = src broadcast into x's shape",
+          "dL/dx = 0,  dL/dsrc = G summed back to src's shape", None, inputs=("x", "src"),
+          doc="`t.copy_(src)` on a tensor that is recorded"),
+    _move("setitem", "y = x with y[key] = v",
           "dL/dx = G with the written positions zeroed,  dL/dv = G[key]", None,
-          inputs=("x", "v")),
+          inputs=("x", "v"), doc="`t[key] = v` on a tensor that is recorded"),
 ]
 
 OPS = {}

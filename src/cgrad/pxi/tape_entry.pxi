@@ -68,6 +68,11 @@ cdef class Node:
     def __hash__(self):
         return id(self) >> 4
 
+    @property
+    def compiled(self):
+        """Whether a fast path recorded this entry (its backward runs in C)."""
+        return self.kind != 0
+
     def forward_kwargs(self):
         """The keyword arguments that run op.forward again as recorded (for
         check_grads' replay): apply()'s, or those a fast path implies."""
