@@ -25,46 +25,27 @@ def _optable():
     return optable
 
 
-def _sig(r, first):
-    from cgrad.methods import signature_of
-    return signature_of(r, first)
-
-
 def _calls(r):
     """The ways users call the op, with their signatures."""
     out = []
-    if r.family in ("unary", "binary", "reduce", "softmax") and r.method:
-        if r.family == "unary":
-            params = ", ".join(f"{p.name}={p.default!r}" for p in r.params)
-            out.append(f"`t.{r.method}({params})`")
+    params = ", ".join(f"{p.name}={p.default!r}" for p in r.params)
+    sig = {"unary": params, "binary": "other", "reduce": "dim=None, keepdim=False",
+           "softmax": "dim=-1"}.get(r.family)
+    if sig is not None:
+        if r.method:
+            out.append(f"`t.{r.method}({sig})`")
             if r.inplace_method:
-                out.append(f"`t.{r.method}_({params})`")
-            if r.function:
-                out.append(f"`cg.{r.method}(input{', ' + params if params else ''})`")
-            if r.functional:
-                extra = ", inplace=False" if r.inplace else ""
-                out.append(f"`F.{r.name}(input{', ' + params if params else ''}{extra})`")
-            if r.module:
-                extra = ", inplace=False" if r.inplace else ""
-                out.append(f"`nn.{r.module}({params}{extra if params else extra[2:]})`")
-        elif r.family == "binary":
-            out.append(f"`t.{r.method}(other)`")
-            if r.function:
-                out.append(f"`cg.{r.method}(input, other)`")
-        elif r.family == "reduce":
-            out.append(f"`t.{r.method}(dim=None, keepdim=False)`")
-            if r.function:
-                out.append(f"`cg.{r.method}(input, dim=None, keepdim=False)`")
-        else:
-            out.append(f"`t.{r.method}(dim=-1)`")
-            if r.function:
-                out.append(f"`cg.{r.method}(input, dim=-1)`")
-            if r.functional:
-                out.append(f"`F.{r.name}(input, dim=-1)`")
-            if r.module:
-                out.append(f"`nn.{r.module}(dim=-1)`")
-        for a in r.aliases:
-            out.append(f"`t.{a}(...)` (an alias)")
+                out.append(f"`t.{r.method}_({sig})`")
+            out += [f"`t.{a}(...)` (an alias)" for a in r.aliases]
+        first = "input" + (", " + sig if sig else "")
+        if r.function:
+            out.append(f"`cg.{r.method or r.name}({first})`")
+        if r.functional and r.family in ("unary", "softmax"):
+            out.append(f"`F.{r.name}({first}{', inplace=False' if r.inplace else ''})`")
+        if r.module:
+            extra = ", inplace=False" if r.inplace else ""
+            margs = sig if r.family == "unary" else "dim=-1"
+            out.append(f"`nn.{r.module}({(margs + extra) if margs else extra[2:]})`")
     if r.doc:
         out.append(r.doc)
     return ", ".join(out)

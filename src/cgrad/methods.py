@@ -20,7 +20,7 @@ import linecache
 from . import _tape, _wiring, ops, optable  # noqa: F401  (_wiring: records exist first)
 from .tensor import Tensor, binary, reduce, softmax_like, to_array, unary
 
-__all__ = ["function_forms", "functional_forms", "module_class", "signature_of"]
+__all__ = ["methods_of", "function_forms", "functional_forms", "module_class"]
 
 
 # ---------------------------------------------------------------- code generation
@@ -42,8 +42,8 @@ def _param_env(r):
     return env
 
 
-def _sig(r, skip=()):
-    return "".join(f", {p.name}=D_{p.name}" for p in r.params if p.name not in skip)
+def _sig(r):
+    return "".join(f", {p.name}=D_{p.name}" for p in r.params)
 
 
 def _kernel_args(r, who="OP_NAME"):
@@ -63,26 +63,31 @@ def _doc(r):
     return f"{r.name}: {r.math}.\n\nDerivative: {r.formula}."
 
 
-def signature_of(r, first="self"):
-    """The signature text of row r's method ("self, dim=None, keepdim=False")."""
-    params = ", ".join(f"{p.name}={p.default!r}" for p in r.params)
-    return first + (", " + params if params else "")
-
-
 # ---------------------------------------------------------------- Tensor methods
-def _unary_methods(r):
-    op = ops.OP_CLASSES[r.name]
+def _unary_env(r):
     env = _param_env(r)
-    env.update(OP=op, REC=_tape.fast_op(r.name) if r.fast else None,
+    env.update(OP=ops.OP_CLASSES[r.name], REC=_tape.fast_op(r.name) if r.fast else None,
                fast=_tape.unary, generic=unary)
-    call = "fast(REC, self, " if r.fast else "generic(OP, self, "
-    src = (f"def {r.method}(self{_sig(r)}):\n{_check_line(r)}"
-           f"    return {call}{_kernel_args(r)})\n")
+    return env
+
+
+def _unary_call(r, t):
+    """The expression that applies unary op r to tensor `t` (out of place)."""
+    return f"{'fast(REC' if r.fast else 'generic(OP'}, {t}, {_kernel_args(r)})"
+
+
+def _unary_inplace_call(r, t):
+    return f"{t}._inplace_unary(OP, {_kernel_args(r)}, {r.name + '_'!r})"
+
+
+def _unary_methods(r):
+    env = _unary_env(r)
+    src = f"def {r.method}(self{_sig(r)}):\n{_check_line(r)}    return {_unary_call(r, 'self')}\n"
     out = {r.method: _compile(r.method, src, env, r.name)}
     if r.inplace_method:
         name = r.method + "_"
         src = (f"def {name}(self{_sig(r)}):\n{_check_line(r)}"
-               f"    return self._inplace_unary(OP, {_kernel_args(r)}, {name!r})\n")
+               f"    return {_unary_inplace_call(r, 'self')}\n")
         out[name] = _compile(name, src, env, r.name + "_")
     return out
 
@@ -142,10 +147,12 @@ def _as_tensor(x, who):
 
 
 def _function_src(r, name):
-    """cg.<name>(input, ...) calls the method with the same arguments."""
-    if r.family in ("unary", "binary"):
-        sig = ", other" if r.family == "binary" else _sig(r)
-        args = "other" if r.family == "binary" else ", ".join(f"{p.name}={p.name}" for p in r.params)
+    """cg.<name>(input, ...): the op on as_tensor(input), with the method's arguments."""
+    if r.family == "unary":
+        return (f"def {name}(input{_sig(r)}):\n    t = as_tensor(input, {name!r})\n"
+                f"{_check_line(r)}    return {_unary_call(r, 't')}\n")
+    if r.family == "binary":
+        sig, args = ", other", "other"
     elif r.family == "reduce":
         sig, args = ", dim=None, keepdim=False, axis=None", "dim, keepdim, axis"
     else:
@@ -159,8 +166,8 @@ def function_forms():
     for r in optable.rows():
         if not r.function or r.family not in _METHOD_BUILDERS:
             continue
-        for name in (r.method,) + r.aliases:
-            env = _param_env(r)
+        for name in (r.method or r.name,) + r.aliases:
+            env = _unary_env(r) if r.family == "unary" else {}
             env["as_tensor"] = _as_tensor
             fn = _compile(name, _function_src(r, name), env, "cg." + name)
             fn.__doc__ = _doc(r)
@@ -177,18 +184,18 @@ def functional_forms():
         if not r.functional or r.family not in ("unary", "softmax"):
             continue
         if r.family == "softmax":
+            env = {"OP": ops.OP_CLASSES[r.name], "softmax_like": softmax_like}
             src = (f"def {r.name}(input, dim=-1):\n"
-                   f"    return as_tensor(input, {r.name!r}).{r.method}(dim)\n")
+                   f"    return softmax_like(OP, as_tensor(input, {r.name!r}), dim)\n")
         else:
-            kw = ", ".join(f"{p.name}={p.name}" for p in r.params)
-            inplace = ", inplace=False" if r.inplace else ""
-            body = f"    t = as_tensor(input, {r.name!r})\n"
+            env = _unary_env(r)
+            body = f"    t = as_tensor(input, {r.name!r})\n{_check_line(r)}"
             if r.inplace:
-                body += f"    return t.{r.method}_({kw}) if inplace else t.{r.method}({kw})\n"
+                body += (f"    return {_unary_inplace_call(r, 't')} if inplace "
+                         f"else {_unary_call(r, 't')}\n")
             else:
-                body += f"    return t.{r.method}({kw})\n"
-            src = f"def {r.name}(input{_sig(r)}{inplace}):\n" + body
-        env = _param_env(r)
+                body += f"    return {_unary_call(r, 't')}\n"
+            src = f"def {r.name}(input{_sig(r)}{', inplace=False' if r.inplace else ''}):\n" + body
         env["as_tensor"] = _as_tensor
         fn = _compile(r.name, src, env, "F." + r.name)
         fn.__doc__ = _doc(r)

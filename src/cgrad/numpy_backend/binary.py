@@ -8,6 +8,11 @@ import numpy as np
 from ._checks import (_check_binary_backward, _check_binary_forward, _contig, _dtype_of,
                       _same_shape, _writable)
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["add_forward", "add_backward", "sub_forward", "sub_backward", "mul_forward",
+           "mul_backward", "div_forward", "div_backward", "pow_forward", "pow_backward",
+           "accumulate"]
+
 
 # ---------------------------------------------------------------- elementwise binary
 # a, b: any strides (0 for broadcast dims), shape exactly that of out.

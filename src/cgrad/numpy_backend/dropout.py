@@ -6,6 +6,9 @@ import numpy as np
 
 from ._checks import _at_least_1d, _contig, _dtype_of, _float_param, _same_shape, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["dropout_forward", "dropout_backward"]
+
 
 # ---------------------------------------------------------------- dropout
 # u: uniforms in [0, 1) drawn by the caller, same shape and dtype as x.

@@ -8,6 +8,9 @@ import numpy as np
 
 from ._checks import _contig, _dtype_of, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["matmul"]
+
 
 # ---------------------------------------------------------------- matmul
 

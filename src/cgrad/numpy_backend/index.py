@@ -6,6 +6,9 @@ import numpy as np
 
 from ._checks import _contig, _dtype_of, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["index_add"]
+
 
 # ---------------------------------------------------------------- scatter-add
 

@@ -8,6 +8,9 @@ import numpy as np
 from ._checks import _ACT_NAMES, _contig, _dtype_of, _int_code, _ndim, _same_shape, _writable
 from .unary import _gelu64, _gelu_grad64
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["linear_forward", "linear_backward"]
+
 
 # ---------------------------------------------------------------- linear (+ activation)
 # x (N, IN), w (OUT, IN) (torch's layout), b (OUT,) or None, y, z, scratch (N, OUT).

@@ -10,6 +10,12 @@ from ._checks import (_REDUCTION_NAMES, _class_target, _contig, _dtype_of, _int_
                       _same_shape, _writable)
 from .unary import _sigmoid_into
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["cross_entropy_forward", "cross_entropy_backward", "cross_entropy_prob_forward",
+           "cross_entropy_prob_backward", "nll_forward", "nll_backward", "mse_forward",
+           "mse_backward", "l1_forward", "l1_backward", "bce_forward", "bce_backward",
+           "bce_logits_forward", "bce_logits_backward"]
+
 
 # ---------------------------------------------------------------- cross-entropy, NLL
 # logits, p (N, C); loss, dloss (N,). The mean over rows is the caller's (dloss).

@@ -8,6 +8,9 @@ import numpy as np
 
 from ._checks import _contig, _dtype_of, _float_param, _int_param, _same_shape, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["sgd_step", "adam_step"]
+
 
 # ---------------------------------------------------------------- optimizer steps
 # In place, one parameter at a time, following torch.optim's single-tensor rules.

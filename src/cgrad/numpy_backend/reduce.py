@@ -8,6 +8,10 @@ import numpy as np
 
 from ._checks import _contig, _dtype_of, _same_shape, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["sum_forward", "sum_backward", "mean_forward", "mean_backward", "amax_forward",
+           "amax_backward"]
+
 
 # ---------------------------------------------------------------- reductions
 # axes: a sorted tuple of distinct non-negative ints, non-empty. out/dout hold

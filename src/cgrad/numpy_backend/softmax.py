@@ -6,6 +6,9 @@ import numpy as np
 
 from ._checks import _contig, _dtype_of, _same_shape, _writable
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward"]
+
 
 # ---------------------------------------------------------------- softmax
 

@@ -7,6 +7,9 @@ re-exports.
 
 import numpy as np
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["set_num_threads", "get_num_threads", "config"]
+
 
 # ---------------------------------------------------------------- threads and configuration
 # NumPy decides its own threading; these exist so the two backends share one interface.

@@ -11,6 +11,14 @@ import numpy as np
 
 from ._checks import _check_unary_backward, _check_unary_forward, _float_param
 
+# The kernels of this family (the package exports them: the backend interface).
+__all__ = ["neg_forward", "neg_backward", "exp_forward", "exp_backward", "log_forward",
+           "log_backward", "sqrt_forward", "sqrt_backward", "abs_forward", "abs_backward",
+           "sin_forward", "sin_backward", "cos_forward", "cos_backward", "tanh_forward",
+           "tanh_backward", "sigmoid_forward", "sigmoid_backward", "relu_forward", "relu_backward",
+           "leaky_relu_forward", "leaky_relu_backward", "softplus_forward", "softplus_backward",
+           "gelu_forward", "gelu_backward", "clamp_forward", "clamp_backward"]
+
 
 # ---------------------------------------------------------------- elementwise unary
 # <op>_forward(y, x): y = f(x).   <op>_backward(dx, dy, x, y): dx += dy * f'(x).
