@@ -82,7 +82,7 @@ def cases(r):
     if fam == "unary":
         kw = dict(r.sample) or {p.name: p.default for p in r.params}
         x = _uniform(r, rng, (3, 5))
-        return [Case([x], lambda ts: getattr(ts[0], r.method)(**kw),
+        return [Case([x], lambda ts: _unary_form(r)(ts[0], **kw),
                      tf and (lambda ts: tf(*ts, **kw)))]
     if fam == "binary":
         out = []
@@ -115,6 +115,13 @@ def cases(r):
         fail(r, "no sample call: add a case for this special op to SPECIAL in "
                 "tests/optable_checks.py")
     return maker(rng)
+
+
+def _unary_form(r):
+    """A public form of unary op r: its Tensor method, else its F or cg form."""
+    if r.method:
+        return lambda t, **kw: getattr(t, r.method)(**kw)
+    return getattr(F, r.name) if r.functional else getattr(cg, r.name)
 
 
 def _tf():
