@@ -97,6 +97,14 @@ CG_UNARY_PAIR_V(sigmoid, cg_vsigmoid, CG_NAME(sigmoid1)(X), G * Y * ((T)1 - Y))
 /* relu: y = max(x, 0), NaN propagates;  dx += dy where y > 0 (relu'(0) = 0) */
 CG_UNARY_PAIR(relu, CG_NAME(relu_fwd)(X), CG_NAME(relu_bwd)(G, Y))
 
+/* silu: y = x sigmoid(x);  dx += dy * s (1 + x (1 - s)),  s = sigmoid(x) */
+static inline T CG_NAME(silu_grad)(T x)
+{
+    const T s = CG_NAME(sigmoid1)(x);
+    return s * ((T)1 + x * ((T)1 - s));
+}
+CG_UNARY_PAIR(silu, X * CG_NAME(sigmoid1)(X), G * CG_NAME(silu_grad)(X))
+
 /* leaky_relu, p = (slope): y = x if x > 0 else slope * x
  *                          dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
 CG_UNARY_PAIR(leaky_relu, X > 0 ? X : X * P(0), X > 0 ? G : G * P(0))
@@ -186,6 +194,7 @@ CG_UNARY_BACKWARD_DECL(gelu)
     OP(tanh,       CG_READS_Y, 0)         \
     OP(sigmoid,    CG_READS_Y, 0)         \
     OP(relu,       CG_READS_Y, 0)         \
+    OP(silu,       CG_READS_X, 0)         \
     OP(leaky_relu, CG_READS_X, 1)         \
     OP(clamp,      CG_READS_X, 2)         \
     OP(softplus,   CG_READS_X, 2)         \

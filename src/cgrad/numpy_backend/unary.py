@@ -16,6 +16,7 @@ __all__ = ["neg_forward", "neg_backward", "exp_forward", "exp_backward", "log_fo
            "log_backward", "sqrt_forward", "sqrt_backward", "abs_forward", "abs_backward",
            "sin_forward", "sin_backward", "cos_forward", "cos_backward", "tanh_forward",
            "tanh_backward", "sigmoid_forward", "sigmoid_backward", "relu_forward", "relu_backward",
+           "silu_forward", "silu_backward",
            "leaky_relu_forward", "leaky_relu_backward", "softplus_forward", "softplus_backward",
            "gelu_forward", "gelu_backward", "clamp_forward", "clamp_backward"]
 
@@ -192,6 +193,30 @@ def relu_backward(dx, dy, x, y):
     dx, dy, x, y = _check_unary_backward("relu_backward", dx, dy, x, y, "y")
     if dx is not None:
         np.add(dx, dy, out=dx, where=y > 0)
+
+
+def silu_forward(y, x):
+    """y = x * sigmoid(x)"""
+    y, x = _check_unary_forward("silu_forward", y, x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.empty_like(x)
+        _sigmoid_into(s, x)
+        np.multiply(x, s, out=y)
+
+
+def silu_backward(dx, dy, x, y):
+    """dx += dy * s * (1 + x * (1 - s)),  s = sigmoid(x)"""
+    dx, dy, x, y = _check_unary_backward("silu_backward", dx, dy, x, y, "x")
+    if dx is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            s = np.empty_like(x)
+            _sigmoid_into(s, x)
+            t = np.subtract(1, s)
+            t *= x
+            t += 1
+            t *= s
+            t *= dy
+            dx += t
 
 
 # ---------------------------------------------------------------- unary with parameters
