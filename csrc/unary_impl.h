@@ -105,6 +105,15 @@ static inline T CG_NAME(silu_grad)(T x)
 }
 CG_UNARY_PAIR(silu, X * CG_NAME(sigmoid1)(X), G * CG_NAME(silu_grad)(X))
 
+/* mish: y = x tanh(softplus(x)), softplus(x) = log(1 + e^x) (log1pexp: no overflow)
+ *       dx += dy * (t + x s (1 - t^2)),  t = tanh(softplus(x)), s = sigmoid(x) */
+static inline T CG_NAME(mish_grad)(T x)
+{
+    const T t = CG_M(tanh)(CG_NAME(log1pexp)(x));
+    return t + x * CG_NAME(sigmoid1)(x) * ((T)1 - t * t);
+}
+CG_UNARY_PAIR(mish, X * CG_M(tanh)(CG_NAME(log1pexp)(X)), G * CG_NAME(mish_grad)(X))
+
 /* leaky_relu, p = (slope): y = x if x > 0 else slope * x
  *                          dx += dy if x > 0 else slope * dy   (slope at 0, as torch) */
 CG_UNARY_PAIR(leaky_relu, X > 0 ? X : X * P(0), X > 0 ? G : G * P(0))
@@ -195,6 +204,7 @@ CG_UNARY_BACKWARD_DECL(gelu)
     OP(sigmoid,    CG_READS_Y, 0)         \
     OP(relu,       CG_READS_Y, 0)         \
     OP(silu,       CG_READS_X, 0)         \
+    OP(mish,       CG_READS_X, 0)         \
     OP(leaky_relu, CG_READS_X, 1)         \
     OP(clamp,      CG_READS_X, 2)         \
     OP(softplus,   CG_READS_X, 2)         \

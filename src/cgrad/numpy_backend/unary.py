@@ -16,7 +16,7 @@ __all__ = ["neg_forward", "neg_backward", "exp_forward", "exp_backward", "log_fo
            "log_backward", "sqrt_forward", "sqrt_backward", "abs_forward", "abs_backward",
            "sin_forward", "sin_backward", "cos_forward", "cos_backward", "tanh_forward",
            "tanh_backward", "sigmoid_forward", "sigmoid_backward", "relu_forward", "relu_backward",
-           "silu_forward", "silu_backward",
+           "silu_forward", "silu_backward", "mish_forward", "mish_backward",
            "leaky_relu_forward", "leaky_relu_backward", "softplus_forward", "softplus_backward",
            "gelu_forward", "gelu_backward", "clamp_forward", "clamp_backward"]
 
@@ -217,6 +217,40 @@ def silu_backward(dx, dy, x, y):
             t *= s
             t *= dy
             dx += t
+
+
+def _tanh_softplus(x):
+    """tanh(log(1 + e^x)), with log(1 + e^x) = max(x, 0) + log1p(e^-|x|) (no overflow)."""
+    t = np.abs(x)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    t += np.maximum(x, 0)
+    return np.tanh(t, out=t)
+
+
+def mish_forward(y, x):
+    """y = x * tanh(softplus(x))"""
+    y, x = _check_unary_forward("mish_forward", y, x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.multiply(x, _tanh_softplus(x), out=y)
+
+
+def mish_backward(dx, dy, x, y):
+    """dx += dy * (t + x * s * (1 - t^2)),  t = tanh(softplus(x)), s = sigmoid(x)"""
+    dx, dy, x, y = _check_unary_backward("mish_backward", dx, dy, x, y, "x")
+    if dx is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            t = _tanh_softplus(x)
+            s = np.empty_like(x)
+            _sigmoid_into(s, x)
+            u = t * t
+            np.subtract(1, u, out=u)
+            u *= s
+            u *= x
+            u += t
+            u *= dy
+            dx += u
 
 
 # ---------------------------------------------------------------- unary with parameters
