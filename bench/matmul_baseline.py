@@ -6,7 +6,7 @@ Both libraries run with 2 threads (cgrad via cg.set_num_threads; OpenBLAS via
 its own default on this 2-core machine). Timings are interleaved, repeated,
 and the ratio compares the medians of one run. Between the two libraries the
 script sleeps 0.3 s so one thread pool goes idle, and the order rotates before the other is timed.
-The full benchmark suite (bench/, issue 4) supersedes this script.
+The full benchmark suite (python -m bench) supersedes this script.
 """
 
 import statistics

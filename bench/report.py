@@ -3,7 +3,7 @@
 Every ratio is a speedup of cgrad (C backend): the other implementation's
 median time divided by cgrad's median time, both from the same run. Above 1
 cgrad is faster. For GEMM this equals cgrad's GFLOP/s over the other's.
-The issue-5 targets are restated in the same terms.
+The performance targets are restated in the same terms.
 """
 # SPDX-License-Identifier: MIT
 import json
@@ -13,7 +13,7 @@ from .harness import IMPLS, LABELS
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
-# issue 5, as (column, minimum speedup) or an absolute bound; float32, 2 threads
+# The targets, as (column, minimum speedup) or an absolute bound; float32, 2 threads
 GEMM_TARGETS = {"1024^3": {"numpy": 1.30, "torch": 1.05}, "64^3": {"numpy": 1.0}}
 MLP_TARGETS = {"tiny": {"numpy": 1.0}, "small": {"numpy": 1.0},
                "mnist": {"torch": 1 / 0.6}, "large": {"torch": 1 / 0.9}}
@@ -72,7 +72,7 @@ def _targets(row):
 def table(rows, peaks=None):
     """One markdown table: per row the figure of each implementation and cgrad's speedups."""
     head = ("| workload | case | " + " | ".join(LABELS[k] for k in IMPLS)
-            + " | vs NumPy backend | vs NumPy | vs torch | issue-5 target | met |")
+            + " | vs NumPy backend | vs NumPy | vs torch | target | met |")
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for row in rows:
         wl = row["workload"]

@@ -1,4 +1,4 @@
-"""Data safety of cg.save / cg.load (issue 7, item 6).
+"""Data safety of cg.save / cg.load.
 
 * cg.save is atomic: a child process is SIGKILLed in the middle of a save,
   after part of the new file was written, and the previous file still loads

@@ -1,4 +1,4 @@
-"""Bad-input fuzzing of the public API (issue 7, item 3).
+"""Bad-input fuzzing of the public API.
 
 Every public op and loss is driven with randomly wrong (and some right)
 inputs: mismatched shapes, int/bool/complex/object/str data, None, negative

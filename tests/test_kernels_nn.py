@@ -1,4 +1,4 @@
-"""Kernel tests for the nn, loss and optimizer kernels (docs/kernels.md, issue 3).
+"""Kernel tests for the nn, loss and optimizer kernels (docs/kernels.md).
 
 Four kinds of test live here:
   * NumPy backend against PyTorch (float64; each test skips if torch is absent):
@@ -52,7 +52,7 @@ NEW_KERNELS = [
     "dropout_forward", "dropout_backward", "sgd_step", "adam_step",
 ]
 HAVE_C = all(hasattr(C, k) for k in NEW_KERNELS)
-needs_c = pytest.mark.skipif(not HAVE_C, reason="cgrad._ckernels has no issue-3 kernels yet")
+needs_c = pytest.mark.skipif(not HAVE_C, reason="cgrad._ckernels lacks the nn, loss and optimizer kernels")
 # The two backends, for tests that run on both; the C one skips until it exists.
 MODS = [pytest.param(N, id="numpy"), pytest.param(C, id="c", marks=needs_c)]
 LOSSES = ["mse", "l1", "bce", "bce_logits"]

@@ -1,4 +1,4 @@
-"""Memory safety of the tape (issue 7, item 4).
+"""Memory safety of the tape.
 
 * 1,000 training steps: tracemalloc shows no growth, and weakrefs to
   intermediate tensors are dead after backward (no gc.collect(): plain

@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) of every C kernel against the NumPy
-backend (issue 7, item 2), plus the NaN/Inf contract per op, as torch.
+backend, plus the NaN/Inf contract per op, as torch.
 
 Random shapes include zero-size, size-1 and large primes; binary ops get
 random strides, transposes and broadcasting pairs; both dtypes; values mix

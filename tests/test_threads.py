@@ -1,4 +1,4 @@
-"""Thread safety and determinism (issue 7, item 5).
+"""Thread safety and determinism.
 
 * Two Python threads, each training its own model, give bitwise the results
   of running the same work sequentially (the kernels release the GIL for

@@ -1,4 +1,4 @@
-"""End-to-end training loops with cg.nn + cg.optim (issue 3 acceptance).
+"""End-to-end training loops with cg.nn + cg.optim.
 
 * Seed 004 (docs/seeds.md): the 2-3-2 network with a sigmoid hidden layer,
   softmax cross-entropy and SGD lr 0.9, built from Sequential/Linear/

@@ -32,6 +32,7 @@ from ._tape import prepare_grad as _prepare_grad
 from .autograd import _CustomOp, FunctionCtx
 from .grad_mode import no_grad
 from .explain import FORMULAS, graph_of
+from .optable import LINEAR_ACTS
 from .tensor import Tensor
 
 
@@ -331,6 +332,7 @@ def _layers(model):
 
 
 _ACTS = {"ReLU": "relu", "LeakyReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+FUSED_ACTS = [name for name in LINEAR_ACTS if name is not None]   # Linear(..., activation=)
 
 
 def _capture(model, inputs):
@@ -348,7 +350,7 @@ def _capture(model, inputs):
             y = fwd(*a, **k)
             if kind is not None:
                 seen.append((kind, np.array(y.data), last_layer[0]))
-            elif k.get("activation") in ("relu", "gelu", "gelu_tanh"):
+            elif k.get("activation") in FUSED_ACTS:
                 last_layer[0] = names[id(mod)]
                 if k["activation"] == "relu":
                     seen.append(("relu", np.array(y.data), last_layer[0]))

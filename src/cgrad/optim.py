@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _tape
 from . import backend as _bk
-from .tensor import Tensor
+from .tensor import Tensor, zero_grads
 
 
 class Optimizer:
@@ -60,14 +60,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}")
 
     def zero_grad(self, set_to_none=True):
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.data[...] = 0
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def _params_with_grad(self, group):
         """[(p, gradient array)] for the group's parameters that have a gradient (checked)."""

@@ -525,15 +525,20 @@ class Tensor(_tape.FastOps):
 
     def _inplace_unary(self, op, params, who):
         """self = f(self): the op recorded on self's current autograd identity."""
+        return self._inplace_op(lambda t: unary(op, t, params), who)
+
+    def _inplace_op(self, fn, who):
+        """self = fn(self) for a float self, fn recorded on self's current
+        autograd identity (a copy of its data stands in for it on the tape)."""
         if self.data.dtype.kind != "f":
-            raise RuntimeError(f"{who}: in-place {op.name} on a {self.data.dtype} tensor is not "
+            raise RuntimeError(f"{who}: in-place op on a {self.data.dtype} tensor is not "
                                "supported (the result would be float)")
         if _mode.enabled and self._rg:
             self._check_inplace(who)
-            res = unary(op, self._snapshot(), params)
+            res = fn(self._snapshot())
         else:
             with no_grad():
-                res = unary(op, self, params)
+                res = fn(self)
         return self._take(res)
 
     def fill_(self, value):
@@ -766,6 +771,21 @@ def softmax_like(op, t, dim=-1, axis=None):
         _bad_dim(op.name, dim)
     (axis,) = ops.norm_axes(op.name, dim, x.ndim)
     return apply(op, x, axis=axis)
+
+
+def zero_grads(params, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad, as torch's: each gradient is
+    dropped (set_to_none) or detached from any graph and zeroed in place."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            g.detach_()
+            g.data[...] = 0
+            g._vc[0] += 1
 
 
 def _float_tensor(x, who):

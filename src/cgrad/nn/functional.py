@@ -58,8 +58,10 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return x.mul_(0.0) if inplace else x * 0.0
     u = generator().random(x.shape, dtype=x.data.dtype)
+    if inplace:
+        return x._inplace_op(lambda t: apply(ops_nn.Dropout, t, u=u, p=float(p)), "dropout")
     return apply(ops_nn.Dropout, x, u=u, p=float(p))
 
 

@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..grad_mode import no_grad
-from ..tensor import Tensor, to_array
+from ..tensor import Tensor, to_array, zero_grads
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -161,14 +161,7 @@ class Module:
 
     # ------------------------------------------------------------ state
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
-                p.grad.grad_fn = None
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode=True):
         object.__setattr__(self, "training", bool(mode))
