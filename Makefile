@@ -17,9 +17,16 @@ venv: $(VENV)/.created
 
 # Editable install without build isolation: the extension is compiled from
 # csrc/ and the .pyx in place, against the venv's numpy. The test and examples
-# extras come with it, so the example scripts are tested too.
-build: $(VENV)/.created
+# extras come with it, so the example scripts are tested too. It reruns only
+# when a compiled source or the build configuration changed (Python edits
+# take effect without it: the install is editable).
+BUILD_INPUTS := setup.py pyproject.toml $(wildcard csrc/*.c csrc/*.h src/cgrad/*.pyx \
+                src/cgrad/*.pxd src/cgrad/pxi/*.pxi)
+$(VENV)/.built: $(VENV)/.created $(BUILD_INPUTS)
 	$(PY) -m pip install -q --no-build-isolation -e ".[test,examples]"
+	touch $@
+
+build: $(VENV)/.built
 
 # The tests, then the benchmark files run once each as plain tests (nothing
 # is timed) so the suite keeps working.
@@ -75,4 +82,4 @@ check-install:
 	cd $(CHECK_DIR)/run && $(abspath $(CHECK_DIR))/venv/bin/python -I $(abspath .ci/check_install.py)
 
 clean:
-	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/_tape.c src/cgrad/*.so
+	rm -rf build src/*.egg-info src/cgrad/_ckernels.c src/cgrad/_tape.c src/cgrad/*.so $(VENV)/.built
