@@ -57,7 +57,7 @@ bench-quick: build
 SAN_DIR ?= build/sanitize
 sanitize: build
 	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
-	cp -r setup.py pyproject.toml README.md csrc src tests examples docs $(SAN_DIR)/
+	cp -r setup.py pyproject.toml README.md csrc src tests examples docs tools $(SAN_DIR)/
 	cd $(SAN_DIR) && CGRAD_SANITIZE=1 $(abspath $(PY)) setup.py -q build_ext --inplace
 	cd $(SAN_DIR) && LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  CGRAD_TEST_SWEEP_STEP=9973 \
