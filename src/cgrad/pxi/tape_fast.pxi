@@ -262,6 +262,17 @@ def unary(FastOp r, TensorBase a, tuple params=()):
     return _unary(r, a, params)
 
 
+def unary_method(FastOp r, str name, str doc):
+    """The Tensor method `name` of a unary op without parameters: a compiled
+    function, so t.relu() costs no Python frame (methods.py uses it)."""
+    def method(self):
+        return _unary(r, <TensorBase?>self, ())
+    method.__name__ = name
+    method.__qualname__ = "Tensor." + name
+    method.__doc__ = doc
+    return method
+
+
 cdef object _matmul(TensorBase a, object other):
     """a @ other; the generic route unless both are C-contiguous 2-D float matrices."""
     if not isinstance(other, TensorBase):
