@@ -197,6 +197,6 @@ def run(s, log=print):
                "threads": s.threads, "time": {k: v["median"] for k, v in res.items()},
                "samples": {k: v["samples"] for k, v in res.items()}}
         rows.append(row)
-        log("  {:28s} ".format(LABELS[kind])
+        log(f"  {LABELS[kind]:28s} "
             + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items()))
     return rows

@@ -97,6 +97,6 @@ def run(s, quick=False, log=print):
                        "gflops": {k: flops / v["median"] / 1e9 for k, v in res.items()},
                        "samples": {k: v["samples"] for k, v in res.items()}}
                 rows.append(row)
-                log("  {:22s} {} t={}  ".format(label, dt, threads)
+                log(f"  {label:22s} {dt} t={threads}  "
                     + "  ".join(f"{k} {g:7.1f}" for k, g in row["gflops"].items()))
     return rows, peaks

@@ -253,6 +253,6 @@ def run(s, configs=CONFIGS, log=print):
                "time": {k: v["median"] for k, v in res.items()},
                "samples": {k: v["samples"] for k, v in res.items()}}
         rows.append(row)
-        log("  {:6s} first loss {:.5f}  ".format(cfg.name, loss0)
+        log(f"  {cfg.name:6s} first loss {loss0:.5f}  "
             + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items()))
     return rows

@@ -191,6 +191,6 @@ def run(s, log=print):
                "time": {k: v["median"] for k, v in res.items()},
                "samples": {k: v["samples"] for k, v in res.items()}}
         rows.append(row)
-        log("  {:26s} ".format(LABELS[kind])
+        log(f"  {LABELS[kind]:26s} "
             + "  ".join(f"{k} {t * 1e6:8.2f} us" for k, t in row["time"].items()))
     return rows

@@ -22,7 +22,8 @@ import re
 import sys
 import warnings
 import zlib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -34,8 +35,8 @@ except ModuleNotFoundError as exc:  # not installed: use the source tree
         raise
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-from cgrad import _ckernels as C  # noqa: E402  (no skip: a missing build must fail)
-from cgrad import numpy_backend as N  # noqa: E402
+from cgrad import _ckernels as C  # (no skip: a missing build must fail)
+from cgrad import numpy_backend as N
 
 F32, F64 = np.float32, np.float64
 DTYPES = [F32, F64]

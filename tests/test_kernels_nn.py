@@ -34,8 +34,8 @@ except ModuleNotFoundError as exc:  # not installed: use the source tree
         raise
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-from cgrad import _ckernels as C  # noqa: E402
-from cgrad import numpy_backend as N  # noqa: E402
+from cgrad import _ckernels as C
+from cgrad import numpy_backend as N
 
 F32, F64 = np.float32, np.float64
 DTYPES = [F32, F64]

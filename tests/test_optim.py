@@ -18,8 +18,6 @@ When torch is importable, the same trajectories are also compared with
 torch.optim in float64.
 """
 
-import math
-
 import numpy as np
 import pytest
 

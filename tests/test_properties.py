@@ -17,7 +17,6 @@ Reproducible: the "cgrad-ci" profile is derandomized (fixed examples).
 # SPDX-License-Identifier: MIT
 
 import math
-import zlib
 
 import numpy as np
 import pytest

@@ -21,7 +21,6 @@ import cgrad.nn as nn
 import cgrad.nn.functional as F
 from cgrad import _ckernels as C
 
-
 # ------------------------------------------------------------ two trainers
 
 def _init_state(seed, d_in, d_h, d_out):
@@ -63,7 +62,7 @@ def test_two_threads_training_match_sequential_bitwise():
     def run(i):
         try:
             results[i] = _train(i + 1, barrier=barrier)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
             barrier.abort()
 

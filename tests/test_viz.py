@@ -4,9 +4,6 @@ import os
 import re
 import stat
 
-import numpy as np
-import pytest
-
 import cgrad as cg
 import cgrad.viz as viz
 

@@ -21,7 +21,7 @@ END = "<!-- END op reference -->"
 
 def _optable():
     sys.path.insert(0, str(ROOT / "src"))
-    from cgrad import optable, methods   # noqa: F401  (methods: the signatures' source)
+    from cgrad import methods, optable  # noqa: F401  (methods: the signatures' source)
     return optable
 
 

@@ -8,10 +8,10 @@ imports it.
 
 import numpy as np
 
+from ._tape import Node
 from .engine import root_grad, run_backward
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
-from ._tape import Node
 
 __all__ = ["grad", "backward", "Function", "FunctionCtx", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "Node"]

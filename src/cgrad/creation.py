@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .tensor import Tensor, to_array, _resolve_dtype, _shape_arg, _F32
+from .tensor import _F32, Tensor, _resolve_dtype, _shape_arg, to_array
 
 _rng = np.random.default_rng()
 

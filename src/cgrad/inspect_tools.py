@@ -29,9 +29,9 @@ import warnings
 import numpy as np
 
 from ._tape import prepare_grad as _prepare_grad
-from .autograd import _CustomOp, FunctionCtx
-from .grad_mode import no_grad
+from .autograd import FunctionCtx, _CustomOp
 from .explain import FORMULAS, graph_of
+from .grad_mode import no_grad
 from .optable import LINEAR_ACTS
 from .tensor import Tensor
 

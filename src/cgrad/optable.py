@@ -90,6 +90,7 @@ def real(op, name, value):
 
 def _is_real(v):
     import numbers
+
     import numpy as np
     if isinstance(v, np.ndarray):
         return v.size == 1 and v.dtype.kind in "fiub"

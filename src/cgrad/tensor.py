@@ -17,8 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import ops, ops_nn
-from . import _tape
+from . import _tape, ops, ops_nn
 from .engine import root_grad, run_backward
 from .grad_mode import _mode, no_grad
 from .ops import apply

@@ -19,7 +19,7 @@ import subprocess
 
 import numpy as np
 
-from .explain import graph_of, _names_from
+from .explain import _names_from, graph_of
 
 
 def _esc(s):

@@ -3,14 +3,14 @@ module that has a `fused` form, ReLU or GELU, into one kernel pass and one
 tape entry). The activation modules are in activation.py."""
 
 import math
-
-import numpy as np
 from collections import OrderedDict
 
+import numpy as np
+
+from ..creation import empty
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from ..creation import empty
 
 
 class Linear(Module):

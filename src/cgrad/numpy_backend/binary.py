@@ -5,8 +5,14 @@ accumulate (dst += src).
 
 import numpy as np
 
-from ._checks import (_check_binary_backward, _check_binary_forward, _contig, _dtype_of,
-                      _same_shape, _writable)
+from ._checks import (
+    _check_binary_backward,
+    _check_binary_forward,
+    _contig,
+    _dtype_of,
+    _same_shape,
+    _writable,
+)
 
 # The kernels of this family (the package exports them: the backend interface).
 __all__ = ["add_forward", "add_backward", "sub_forward", "sub_backward", "mul_forward",

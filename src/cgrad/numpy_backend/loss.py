@@ -6,8 +6,16 @@ reduction.
 
 import numpy as np
 
-from ._checks import (_REDUCTION_NAMES, _class_target, _contig, _dtype_of, _int_code, _ndim,
-                      _same_shape, _writable)
+from ._checks import (
+    _REDUCTION_NAMES,
+    _class_target,
+    _contig,
+    _dtype_of,
+    _int_code,
+    _ndim,
+    _same_shape,
+    _writable,
+)
 from .unary import _sigmoid_into
 
 # The kernels of this family (the package exports them: the backend interface).
