@@ -205,7 +205,7 @@ def test_train_digits_demo(tmp_path):
                         "--out", str(tmp_path)], capture_output=True, text=True, env=env,
                        timeout=120)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    line = next(l for l in p.stdout.splitlines() if l.startswith("test accuracy:"))
+    line = next(text for text in p.stdout.splitlines() if text.startswith("test accuracy:"))
     acc = float(line.split(":")[1].split("%")[0])
     assert acc >= 95.0
     assert "logits are identical" in p.stdout

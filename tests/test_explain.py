@@ -126,7 +126,7 @@ def test_markdown_and_text_tables():
     md = trace.to_markdown()
     lines = md.splitlines()
     assert lines[0].startswith("| # | op |") and lines[1].startswith("|---|")
-    assert sum(1 for l in lines if l.startswith("| ")) == 1 + len(trace.steps)
+    assert sum(1 for line in lines if line.startswith("| ")) == 1 + len(trace.steps)
     assert "fan-out: sum of 2 uses" in md
     text = str(trace)
     assert text.splitlines()[1].startswith("+-")

@@ -729,14 +729,14 @@ def _child(seed, n_cases, log_path):
 
     RED = ["mean", "sum", "none", "avg", None, 1]
 
-    def reduce_ref(l, red):
+    def reduce_ref(losses, red):
         if red == "mean":
             with E_():
-                return np.mean(l) if l.size else np.float64(np.nan)
+                return np.mean(losses) if losses.size else np.float64(np.nan)
         if red == "sum":
-            return np.sum(l)
+            return np.sum(losses)
         if red == "none":
-            return l
+            return losses
         raise Invalid
 
     def eltwise_loss(name, fn, prob=False):
@@ -756,8 +756,8 @@ def _child(seed, n_cases, log_path):
                     raise Invalid
                 a, b = np.broadcast_to(a, s), np.broadcast_to(b, s)
                 with E_():
-                    l = fn(a, b)
-                return reduce_ref(l, red), out_dtype(x, t)
+                    losses = fn(a, b)
+                return reduce_ref(losses, red), out_dtype(x, t)
             return call, ref
 
     eltwise_loss("mse_loss", lambda a, b: (a - b) ** 2)
@@ -813,14 +813,14 @@ def _child(seed, n_cases, log_path):
                     valid = tt != ign
                     if ((tt[valid] < 0) | (tt[valid] >= a.shape[1])).any():
                         raise Invalid
-                    l = np.zeros(a.shape[0])
+                    losses = np.zeros(a.shape[0])
                     idx = np.nonzero(valid)[0]
-                    l[idx] = -ls[idx, tt[idx]]
+                    losses[idx] = -ls[idx, tt[idx]]
                     if red == "mean":
                         cnt = valid.sum()
                         with E_():
-                            return (l.sum() / cnt if cnt else np.float64(np.nan)), out_dtype(x)
-                    return reduce_ref(l, red), out_dtype(x)
+                            return (losses.sum() / cnt if cnt else np.float64(np.nan)), out_dtype(x)
+                    return reduce_ref(losses, red), out_dtype(x)
                 if not isinstance(t, cg.Tensor):
                     return ("any", None), None      # list/ndarray targets: either outcome
                 if name != "cross_entropy":
@@ -831,8 +831,8 @@ def _child(seed, n_cases, log_path):
                     raise Invalid
                 if p.shape != a.shape:
                     raise Invalid
-                l = -(p * ls).sum(axis=1)
-                return reduce_ref(l, red), None
+                losses = -(p * ls).sum(axis=1)
+                return reduce_ref(losses, red), None
             return call, ref
 
     class_loss("cross_entropy")

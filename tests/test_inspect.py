@@ -147,7 +147,7 @@ def test_grad_health_vanishing_on_a_20_layer_sigmoid_chain_healthy_on_relu_mlp()
     assert rep.verdict == "vanishing"
     norms = [np.sqrt(sum(float((p.grad.numpy().astype(np.float64) ** 2).sum())
                          for p in (deep[i].weight, deep[i].bias))) for i in range(0, 40, 2)]
-    assert [l.grad_norm for l in rep.layers] == pytest.approx(norms, rel=1e-6)
+    assert [layer.grad_norm for layer in rep.layers] == pytest.approx(norms, rel=1e-6)
     assert min(norms) < 1e-2 * max(norms)
 
     mlp = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),

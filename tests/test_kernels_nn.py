@@ -176,11 +176,11 @@ def ref_elementwise_loss(name, x, t):
     return np.array([one(float(a), float(b)) for a, b in zip(x.ravel(), t.ravel())]).reshape(x.shape)
 
 
-def reduce_ref(l, reduction):
+def reduce_ref(losses, reduction):
     if reduction == 0:
-        return l
-    s = math.fsum(l.ravel())
-    return np.array(s / l.size if reduction == 1 else s) if l.size or reduction == 2 else np.array(np.nan)
+        return losses
+    s = math.fsum(losses.ravel())
+    return np.array(s / losses.size if reduction == 1 else s) if losses.size or reduction == 2 else np.array(np.nan)
 
 
 def ref_sgd(p, grads, lr, momentum, dampening, weight_decay, nesterov):
@@ -526,8 +526,8 @@ def test_linear_numpy_vs_hand_and_finite_differences(act, bias):
     dy = rng.normal(size=(n, o))
     zero = (np.zeros((n, i)), np.zeros((o, i)), np.zeros(o))
     y, z, dx, dw, db = run_linear(N, x, w, b, act, dy, grads0=zero)
-    # Hand formula: z_kj = sum_l x_kl w_jl + b_j, by loops.
-    zh = np.array([[math.fsum(x[k, l] * w[j, l] for l in range(i)) + (b[j] if bias else 0.0)
+    # Hand formula: z_kj = sum_m x_km w_jm + b_j, by loops.
+    zh = np.array([[math.fsum(x[k, m] * w[j, m] for m in range(i)) + (b[j] if bias else 0.0)
                     for j in range(o)] for k in range(n)])
     assert_close(z, zh, 1e-14, 1e-14, "z")
     assert_close(y, ref_act(zh, act), 1e-14, 1e-14, "y")
@@ -1301,7 +1301,7 @@ def test_bad_act_code(mod, fn):
 
 
 @pytest.mark.parametrize("mod", MODS)
-@pytest.mark.parametrize("fn", [f"{l}_{d}" for l in LOSSES for d in ("forward", "backward")])
+@pytest.mark.parametrize("fn", [f"{loss}_{d}" for loss in LOSSES for d in ("forward", "backward")])
 def test_bad_reduction_code(mod, fn):
     for bad, exc in ((3, ValueError), (-1, ValueError), ("mean", TypeError), (None, TypeError)):
         args = valid_call(fn)

@@ -113,7 +113,7 @@ def torch_grads(f, values):
     leaves = [_torch.tensor(np.asarray(v, dtype=F64), requires_grad=True) for v in values]
     out = f(*leaves)
     out.backward()
-    return float(out.detach()), [l.grad.numpy() for l in leaves]
+    return float(out.detach()), [leaf.grad.numpy() for leaf in leaves]
 
 
 # ======================================================================

@@ -41,7 +41,7 @@ def test_nodes_for_tensors_and_ops_with_name_shape_dtype_value():
     assert sorted(ops) == sorted(["permute", "matmul", "relu", "sum"])
     wl = re.search(r'label="(w\\n[^"]*)"', dot).group(1)
     assert "(1, 2)" in wl and "float64" in wl and "0.5" in wl and "-1" in wl
-    bl = next(l for l in dot.splitlines() if "(10, 2) float32" in l)
+    bl = next(line for line in dot.splitlines() if "(10, 2) float32" in line)
     assert "=" not in bl.split("label=")[1]             # 20 elements: no values
     # one edge per input use (permute 1, matmul 2, relu 1, sum 1) + one per op output
     assert len(edges(dot)) == 5 + 4

@@ -185,14 +185,14 @@ class Trace:
         rows = self._rows(SMALL)
         cells = [[[c] if isinstance(c, str) else c for c in r] for r in rows]
         head = [[h] for h in self.HEAD]
-        width = [max(len(l) for r in [head] + cells for l in r[i]) for i in range(6)]
+        width = [max(len(line) for r in [head] + cells for line in r[i]) for i in range(6)]
         width = [min(w, 56) for w in width]
 
         def wrap(lines, w):
             out = []
-            for l in lines:
-                lead = " " * (len(l) - len(l.lstrip()) + 2)
-                out += textwrap.wrap(l, w, subsequent_indent=lead, break_on_hyphens=False,
+            for line in lines:
+                lead = " " * (len(line) - len(line.lstrip()) + 2)
+                out += textwrap.wrap(line, w, subsequent_indent=lead, break_on_hyphens=False,
                                      drop_whitespace=False) or [""]
             return [x.rstrip() for x in out]
 
@@ -208,12 +208,12 @@ class Trace:
         for r in cells:
             out += block(r) + [sep]
         out.append("Leaves (accumulated into .grad):")
-        out += ["  " + l for l in self._leaf_lines(SMALL)]
+        out += ["  " + line for line in self._leaf_lines(SMALL)]
         return "\n".join(out)
 
     def to_markdown(self):
         def esc(lines):
-            return "<br>".join(l.replace("|", "\\|").replace("*", "\\*") for l in lines)
+            return "<br>".join(line.replace("|", "\\|").replace("*", "\\*") for line in lines)
 
         out = ["| " + " | ".join(self.HEAD) + " |", "|" + "---|" * 6]
         for r in self._rows(SMALL):
@@ -221,7 +221,7 @@ class Trace:
         out.append("")
         out.append("**Leaves** (accumulated into `.grad`):")
         out.append("")
-        out += [f"- `{l}`" for l in self._leaf_lines(SMALL)]
+        out += [f"- `{line}`" for line in self._leaf_lines(SMALL)]
         return "\n".join(out)
 
     def __repr__(self):

@@ -289,12 +289,12 @@ class HealthReport:
     def __str__(self):
         head = ("layer", "|grad|", "|grad|/|w|", "zero-grad units", "activation", "dead", "saturated")
         rows = [head]
-        for l in self.layers:
-            rows.append((l.name, f"{l.grad_norm:.3e}", f"{l.ratio:.3e}",
-                         "-" if l.units is None else f"{l.zero_grad_units}/{l.units}",
-                         l.activation or "-",
-                         "-" if l.dead is None else f"{l.dead:.0%}",
-                         "-" if l.saturated is None else f"{l.saturated:.0%}"))
+        for layer in self.layers:
+            rows.append((layer.name, f"{layer.grad_norm:.3e}", f"{layer.ratio:.3e}",
+                         "-" if layer.units is None else f"{layer.zero_grad_units}/{layer.units}",
+                         layer.activation or "-",
+                         "-" if layer.dead is None else f"{layer.dead:.0%}",
+                         "-" if layer.saturated is None else f"{layer.saturated:.0%}"))
         w = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["cg.grad_health (input side first)"]
         for k, r in enumerate(rows):
@@ -402,7 +402,7 @@ def grad_health(model, *inputs, vanish_ratio=1e-2, explode_norm=10.0, tiny=1e-7,
                                   zero_grad_units=zero, units=units))
 
     if inputs and hasattr(model, "named_modules"):
-        by_name = {l.name: l for l in layers}
+        by_name = {layer.name: layer for layer in layers}
         for kind, y, after in _capture(model, inputs):
             y2 = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
             target = by_name.get(after)
@@ -416,14 +416,14 @@ def grad_health(model, *inputs, vanish_ratio=1e-2, explode_norm=10.0, tiny=1e-7,
             else:
                 target.saturated = float(np.mean(np.abs(y2) > 1 - 2 * sat))
 
-    norms = [l.grad_norm for l in layers]
+    norms = [layer.grad_norm for layer in layers]
     if not norms:
         raise ValueError("grad_health: the model has no parameters")
     if all(p.grad is None for _, ps, _ in _layers(model) for p in ps):
         raise RuntimeError("grad_health: no parameter has a gradient; call backward() first")
     hi, lo = max(norms), min(norms)
-    big = max(layers, key=lambda l: l.grad_norm)
-    small = min(layers, key=lambda l: l.grad_norm)
+    big = max(layers, key=lambda layer: layer.grad_norm)
+    small = min(layers, key=lambda layer: layer.grad_norm)
     if not all(math.isfinite(n) for n in norms):
         verdict, reason = "exploding", "a gradient is NaN or Inf"
     elif hi > explode_norm:

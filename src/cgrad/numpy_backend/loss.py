@@ -183,15 +183,15 @@ def _check_loss_forward(fn, out, x, t, reduction):
     return reduction, x.reshape(-1), t.reshape(-1)       # views: contiguous
 
 
-def _reduce_loss(out, l, reduction):
-    """out = l (none), mean(l) or sum(l); l is a 1-D temporary."""
+def _reduce_loss(out, loss, reduction):
+    """out = loss (none), mean(loss) or sum(loss); loss is a 1-D temporary."""
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if reduction == 0:
-            np.copyto(out.reshape(-1), l)
+            np.copyto(out.reshape(-1), loss)
         else:
-            s = np.sum(l)
+            s = np.sum(loss)
             if reduction == 1:
-                s = np.divide(s, l.size)    # 0/0 = nan for an empty mean, as torch
+                s = np.divide(s, loss.size)    # 0/0 = nan for an empty mean, as torch
             out[...] = s
 
 
@@ -221,9 +221,9 @@ def mse_forward(out, x, t, reduction):
     """l = (x - t)^2, then reduced"""
     reduction, x, t = _check_loss_forward("mse_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = x - t
-        l *= l
-    _reduce_loss(out, l, reduction)
+        loss = x - t
+        loss *= loss
+    _reduce_loss(out, loss, reduction)
 
 
 def mse_backward(dx, dt, dout, x, t, reduction):
@@ -245,9 +245,9 @@ def l1_forward(out, x, t, reduction):
     """l = |x - t|, then reduced"""
     reduction, x, t = _check_loss_forward("l1_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = x - t
-        np.abs(l, out=l)
-    _reduce_loss(out, l, reduction)
+        loss = x - t
+        np.abs(loss, out=loss)
+    _reduce_loss(out, loss, reduction)
 
 
 def l1_backward(dx, dt, dout, x, t, reduction):
@@ -285,10 +285,10 @@ def bce_forward(out, x, t, reduction):
     with np.errstate(over="ignore", invalid="ignore"):
         log_x *= t
         log_1mx *= 1 - t
-        l = log_x
-        l += log_1mx
-        np.negative(l, out=l)
-    _reduce_loss(out, l, reduction)
+        loss = log_x
+        loss += log_1mx
+        np.negative(loss, out=loss)
+    _reduce_loss(out, loss, reduction)
 
 
 def bce_backward(dx, dt, dout, x, t, reduction):
@@ -317,13 +317,13 @@ def bce_logits_forward(out, x, t, reduction):
     """l = max(x, 0) - x t + log1p(exp(-|x|))   (stable for any x; x are logits)"""
     reduction, x, t = _check_loss_forward("bce_logits_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = np.abs(x)
-        np.negative(l, out=l)
-        np.exp(l, out=l)
-        np.log1p(l, out=l)
-        l += np.maximum(x, 0)
-        l -= x * t
-    _reduce_loss(out, l, reduction)
+        loss = np.abs(x)
+        np.negative(loss, out=loss)
+        np.exp(loss, out=loss)
+        np.log1p(loss, out=loss)
+        loss += np.maximum(x, 0)
+        loss -= x * t
+    _reduce_loss(out, loss, reduction)
 
 
 def bce_logits_backward(dx, dt, dout, x, t, reduction):
