@@ -116,10 +116,12 @@ def main():
                 out2 = np.empty((M, N), dt)
                 a3, b3 = a[None], b[None]
                 an, bn = (a.T if ta else a), (b.T if tb else b)
-                cases = {"cgrad": lambda: C.matmul(out, a3, b3, ta, tb, False),
-                         "numpy": lambda: np.matmul(an, bn, out=out2)}
+                cases = {"cgrad": lambda out=out, a3=a3, b3=b3, ta=ta, tb=tb:
+                                  C.matmul(out, a3, b3, ta, tb, False),
+                         "numpy": lambda an=an, bn=bn, out2=out2: np.matmul(an, bn, out=out2)}
                 if base is not None:
-                    cases["base"] = lambda: base.matmul(out, a3, b3, ta, tb, False)
+                    cases["base"] = lambda out=out, a3=a3, b3=b3, ta=ta, tb=tb: \
+                        base.matmul(out, a3, b3, ta, tb, False)
                 names = list(cases)
                 num = {k: timeit(cases[k]) for k in names}
                 res = {k: [] for k in names}

@@ -81,7 +81,7 @@ def main(argv=None):
     hist = {"train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
 
     bar = tqdm(range(1, args.epochs + 1), desc="training", unit="epoch", file=sys.stdout)
-    for epoch in bar:
+    for _epoch in bar:
         model.train()
         order = rng.permutation(len(ytr))
         for s in range(0, len(order), args.batch_size):

@@ -342,7 +342,7 @@ def check_gradcheck(r, backend):
                 check(r, node.compiled, f"case {k}: the row has a fast path, but the "
                                         "recorded entry is not a compiled one")
             try:
-                cg.gradcheck(lambda *xs: case.call(list(xs)), ts, **case.gradcheck)
+                cg.gradcheck(lambda *xs, case=case: case.call(list(xs)), ts, **case.gradcheck)
             except cg.GradcheckError as e:
                 fail(r, f"case {k}: gradcheck on the {backend} backend: {e}")
 

@@ -710,7 +710,7 @@ def test_numpy_reduce_against_numpy_and_finite_differences(op):
         else:
             getattr(N, op + "_backward")(dx, dout, axes)
 
-        def fwd(z):
+        def fwd(z, out=out, axes=axes):
             o = np.empty(out.shape)
             getattr(N, op + "_forward")(o, z, axes)
             return o
@@ -805,7 +805,7 @@ def test_numpy_softmax_against_math_and_finite_differences(op):
         dx = np.zeros(shape)
         getattr(N, op + "_backward")(dx, dy, y, axis)
 
-        def fwd(z):
+        def fwd(z, axis=axis):
             o = np.empty(shape)
             getattr(N, op + "_forward")(o, z, axis)
             return o
@@ -969,12 +969,12 @@ def test_numpy_matmul_backward_calls_match_finite_differences():
         N.matmul(dA, dC, Bm, False, True, True)
         N.matmul(dB, A, dC, True, False, True)
 
-        def fwd_a(z):
+        def fwd_a(z, nb=nb, Bm=Bm):
             o = np.empty((nb, 3, 5))
             N.matmul(o, z, Bm, False, False, False)
             return o
 
-        def fwd_b(z):
+        def fwd_b(z, nb=nb, A=A):
             o = np.empty((nb, 3, 5))
             N.matmul(o, A, z, False, False, False)
             return o
@@ -1309,7 +1309,7 @@ def test_torch_amax_gradients():
     x = rng.integers(-2, 3, (4, 5, 6)).astype(F64)            # many ties
     for axes in axis_sets(3):
         dout = rng.uniform(-1, 1, kept_shape(x.shape, axes, False))
-        want, (wx,) = _torch_grad(torch, lambda t: torch.amax(t, dim=axes), x, dout=dout)
+        want, (wx,) = _torch_grad(torch, lambda t, axes=axes: torch.amax(t, dim=axes), x, dout=dout)
         out, dx = np.empty(dout.shape), np.zeros_like(x)
         N.amax_forward(out, x, axes)
         N.amax_backward(dx, dout, x, out, axes)
@@ -1330,7 +1330,7 @@ def test_torch_softmax_and_matmul():
     for axis in range(3):
         for op, tf in (("softmax", torch.softmax), ("log_softmax", torch.log_softmax)):
             dy = rng.uniform(-1, 1, x.shape)
-            want, (wx,) = _torch_grad(torch, lambda t: tf(t, axis), x, dout=dy)
+            want, (wx,) = _torch_grad(torch, lambda t, tf=tf, axis=axis: tf(t, axis), x, dout=dy)
             y, dx = np.empty_like(x), np.zeros_like(x)
             getattr(N, op + "_forward")(y, x, axis)
             getattr(N, op + "_backward")(dx, dy, y, axis)

@@ -88,7 +88,7 @@ def test_module_registers_parameters_and_submodules_in_order():
     assert params[0] is net.scale
     assert params[1] is net.inner.weight
     assert params[2] is net.inner.bias
-    for (n, p), q in zip(net.named_parameters(), net.parameters()):
+    for (_name, p), q in zip(net.named_parameters(), net.parameters()):
         assert p is q
         assert isinstance(p, nn.Parameter)
     # the plain tensor attribute is reachable but not a parameter

@@ -555,8 +555,13 @@ VALS13 = dict(zip(NAMES13, [0.1, 2.0, -1.0, 0.2, 1.5, 0.7, -0.3, 0.5, -2.0, -0.5
 
 def _direct_derivs13(p, x):
     """dy/d(parameter), differentiated directly (no backprop), I = 1[. > 0]."""
-    relu = lambda v: max(v, 0.0)
-    ind = lambda v: 1.0 if v > 0 else 0.0
+
+    def relu(v):
+        return max(v, 0.0)
+
+    def ind(v):
+        return 1.0 if v > 0 else 0.0
+
     pre1, pre2 = p["theta01"] + p["theta11"] * x, p["theta02"] + p["theta12"] * x
     h1, h2 = relu(pre1), relu(pre2)
     u1 = p["psi01"] + p["psi11"] * h1 + p["psi21"] * h2

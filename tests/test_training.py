@@ -116,7 +116,7 @@ def test_seed004_fifty_steps_monotone(target, backend):
     # a plain NumPy copy of the same training, seed layout, hand-derived gradients
     W, b, V, c = W004.copy(), np.zeros(3), V004.copy(), np.zeros(2)
     onehot = np.eye(2)[[target]]
-    for step in range(50):
+    for _step in range(50):
         opt.zero_grad()
         logits = model(x)
         logits.retain_grad()
@@ -206,7 +206,7 @@ def test_ported_torch_loop_same_losses(opt_name, backend):
     tmodel = _small_mlp(torch.nn).double()
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
     with torch.no_grad():
-        for (n, p), (m, q) in zip(model.named_parameters(), tmodel.named_parameters()):
+        for (n, p), (_, q) in zip(model.named_parameters(), tmodel.named_parameters()):
             assert tuple(p.shape) == tuple(q.shape), n
             q.copy_(torch.tensor(arr(p)))
     rng = np.random.default_rng(6)
