@@ -113,6 +113,9 @@ class Unary(NamedTuple):
 SP_BETA, SP_THRESH = 1.5, 4.0   # threshold inside the sampled range, so both branches run
 CL_LO, CL_HI = -0.75, 1.25      # exactly representable in float32
 
+# One row per case (id, kernel, params, sampling range, f, f', kinks); the
+# formatter would put each field of most rows on a line of its own.
+# fmt: off
 UNARY = [
     Unary("neg", "neg", (), -4, 4, lambda x: -x, lambda x: -1.0),
     Unary("exp", "exp", (), -4, 4, math.exp, math.exp),
@@ -123,7 +126,8 @@ UNARY = [
     Unary("cos", "cos", (), -4, 4, math.cos, lambda x: -math.sin(x)),
     Unary("tanh", "tanh", (), -4, 4, math.tanh, lambda x: 1 - math.tanh(x) ** 2),
     Unary("sigmoid", "sigmoid", (), -6, 6, _sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x))),
-    Unary("relu", "relu", (), -4, 4, lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0, (0.0,)),
+    Unary("relu", "relu", (), -4, 4, lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0,
+          (0.0,)),
     Unary("leaky_relu", "leaky_relu", (0.1,), -4, 4, lambda x: x if x > 0 else 0.1 * x,
           lambda x: 1.0 if x > 0 else 0.1, (0.0,)),
     Unary("leaky_relu[-2]", "leaky_relu", (-2.0,), -4, 4, lambda x: x if x > 0 else -2.0 * x,
@@ -140,6 +144,7 @@ UNARY = [
     Unary("clamp[lo>hi]", "clamp", (1.0, -1.0), -3, 3, lambda x: min(max(x, 1.0), -1.0),
           lambda x: 0.0, (-1.0, 1.0)),
 ]
+# fmt: on
 UNARY_IDS = [u.id for u in UNARY]
 
 

@@ -229,6 +229,9 @@ _DIMS = (Param("dim", None, None, "an int, a tuple of ints, or None for every di
 _P_REDUCTION = Param("reduction", "mean", choice(REDUCTIONS))
 _P_IGNORE = Param("ignore_index", -100, None, "a target value that contributes nothing")
 
+# The table: one call per op, grouped by family. The formatter would put each
+# argument of most rows on a line of its own.
+# fmt: off
 _ROWS = [
     # ------------------------------------------------------------ unary
     _unary("neg", "y = -x", "dy/dx = -1", (), "torch.neg", module=None),
@@ -345,9 +348,12 @@ _ROWS = [
           kernels=("nll_forward", "nll_backward"), method=None, functional=True,
           torch="torch.nn.functional.nll_loss",
           doc="`F.nll_loss(input, target, ignore_index=-100, reduction='mean')`, `nn.NLLLoss`"),
-    _loss("mse_loss", "mse", "MSELoss", "l = (x - t)^2", "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
-    _loss("l1_loss", "l1", "L1Loss", "l = |x - t|", "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
-    _loss("binary_cross_entropy", "bce", "BCELoss", "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
+    _loss("mse_loss", "mse", "MSELoss", "l = (x - t)^2",
+          "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
+    _loss("l1_loss", "l1", "L1Loss", "l = |x - t|",
+          "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
+    _loss("binary_cross_entropy", "bce", "BCELoss",
+          "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
           "dl/dx = (x - t) / (x (1 - x)),  dl/dt = ln(1 - x) - ln(x)  (/n for mean)",
           domain=(0.05, 0.95)),
     _loss("binary_cross_entropy_with_logits", "bce_logits", "BCEWithLogitsLoss",
@@ -394,6 +400,7 @@ _ROWS = [
           "dL/dx = G with the written positions zeroed,  dL/dv = G[key]", None,
           inputs=("x", "v"), doc="`t[key] = v` on a tensor that is recorded"),
 ]
+# fmt: on
 
 OPS = {}
 for _r in _ROWS:

@@ -351,6 +351,9 @@ def clamp_backward(dx, dy, x, y, lo, hi):
 _ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
                     for n in range(13))
 
+# The coefficient tables stay in rows (the formatter would put each number on a
+# line of its own).
+# fmt: off
 _ERFC_PIECES = (  # (lo, hi, coefficients of R in powers of u = (a - (lo+hi)/2) / ((hi-lo)/2))
     (0.5, 2.0, (
         0.3678229164523611, -0.15661640697345738, 0.06007250896683709,
@@ -375,6 +378,7 @@ _ERFC_TAIL = (  # S(w) in powers of u = 72 w - 1, for a >= 6
     -2.357833330709325e-06, 1.0286465741477058e-07, -5.6376551193088024e-09,
     3.6926557128003245e-10, -2.7969670549855024e-11, 2.3922875992320455e-12,
     -2.2726445822587304e-13, 2.4679228766012223e-14, -2.8022377741339723e-15)
+# fmt: on
 
 
 def _horner(coefs, u):
