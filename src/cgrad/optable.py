@@ -65,13 +65,12 @@ __all__ = ["Param", "OpDef", "OPS", "row", "rows", "DTYPE_RULES", "FAMILIES", "R
 FAMILIES = ("unary", "binary", "reduce", "softmax", "loss", "special")
 
 DTYPE_RULES = {
-    "float": "float32/float64 in, the same out; integer and bool inputs are "
-             "computed in float32",
-    "promote": "the operands' promoted dtype (torch.result_type); integer-only "
-               "operands compute in NumPy without grad",
+    "float": "float32/float64 in, the same out; integer and bool inputs are computed in float32",
+    "promote": ("the operands' promoted dtype (torch.result_type); integer-only "
+                "operands compute in NumPy without grad"),
     "same": "the input's dtype, whatever it is (no arithmetic on values)",
-    "sum": "float32/float64 in, the same out; integer and bool tensors that do not "
-           "require grad sum to int64, as torch",
+    "sum": ("float32/float64 in, the same out; integer and bool tensors that do not "
+            "require grad sum to int64, as torch"),
 }
 
 
