@@ -6,6 +6,7 @@ dw/dx = 2a^2 + 4xay, dw/dy = 4x^2 a, dw/dz = 4xa.
 
 Run:  .venv/bin/python examples/seeds/seed002_fanout_graph.py
 """
+
 import os
 
 import cgrad as cg
@@ -40,12 +41,16 @@ def run(point, show=False, out_dir=None):
         w.backward()
     g = (x.grad.item(), y.grad.item(), z.grad.item())
     print(f"  dw/dx = {g[0]:g}, dw/dy = {g[1]:g}, dw/dz = {g[2]:g}")
-    ok = cg.gradcheck(lambda *p: graph(*p)[2],
-                      tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in point))
+    ok = cg.gradcheck(
+        lambda *p: graph(*p)[2],
+        tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in point),
+    )
     print(f"  cg.gradcheck: {ok}")
     lr = 0.01
-    print(f"  one gradient-descent step (lr {lr}): (x, y, z) -> "
-          f"({point[0] - lr * g[0]:g}, {point[1] - lr * g[1]:g}, {point[2] - lr * g[2]:g})")
+    print(
+        f"  one gradient-descent step (lr {lr}): (x, y, z) -> "
+        f"({point[0] - lr * g[0]:g}, {point[1] - lr * g[1]:g}, {point[2] - lr * g[2]:g})"
+    )
     return {"a": a.item(), "b": b.item(), "w": w.item(), "grad": g, "gradcheck": ok, "dot": dot}
 
 

@@ -10,6 +10,19 @@ from .module import Module, Parameter
 # The activation modules come from the op table, so this is not a literal
 # list (which PLE0605 asks for).
 __all__ = [  # noqa: PLE0605
-    "functional", "init", "Module", "Parameter", "Linear", "Identity", "Flatten",
-           "Dropout", "Sequential", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss"] + _activations
+    "functional",
+    "init",
+    "Module",
+    "Parameter",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Dropout",
+    "Sequential",
+    "MSELoss",
+    "L1Loss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+] + _activations

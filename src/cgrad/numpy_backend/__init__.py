@@ -31,5 +31,8 @@ from .threads import *  # noqa: F403
 from .unary import *  # noqa: F403
 from .unary import _erf, _erfc, _ndtr  # noqa: F401  (not in the interface; the tests call them)
 
-__all__ = [name for m in (unary, binary, reduce, softmax, gemm, index, threads, linear, loss,
-                          dropout, optim) for name in m.__all__]
+__all__ = [
+    name
+    for m in (unary, binary, reduce, softmax, gemm, index, threads, linear, loss, dropout, optim)
+    for name in m.__all__
+]
