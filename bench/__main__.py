@@ -63,9 +63,9 @@ def main(argv=None):
     info = machine_info()
     st = settings(args.quick)
     print(f"cgrad benchmark suite ({'quick' if args.quick else 'full'}), {started:%Y-%m-%d %H:%M}")
-    print(
-        f"  command : {' '.join([os.path.basename(sys.executable), '-m', 'bench'] + (argv if argv is not None else sys.argv[1:]))}"
-    )
+    command = [os.path.basename(sys.executable), "-m", "bench"]
+    command += argv if argv is not None else sys.argv[1:]
+    print(f"  command : {' '.join(command)}")
     print(
         f"  machine : {info['host']}, {info['cpu']}, {info['cpus']} CPUs, "
         f"load average {info['load_average']}"
@@ -152,9 +152,8 @@ def main(argv=None):
             f"{started:%Y-%m-%d %H:%M}, {info['host']}, {info['cpu']} ({info['cpus']} CPUs), "
             f"load average {info['load_average']} -> {info['load_average_end']}"
         )
-        print(
-            f"plot: {report.plot(rows, peaks, os.path.join(report.RESULTS_DIR, 'latest.png'), note)}"
-        )
+        png = report.plot(rows, peaks, os.path.join(report.RESULTS_DIR, "latest.png"), note)
+        print(f"plot: {png}")
     print(f"total {total:.1f} s; load average at the end {info['load_average_end']}")
     return 0
 

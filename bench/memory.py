@@ -79,8 +79,9 @@ def run(impls, growth_steps=1000, log=print):
         r["workload"] = "memory"
         rows.append(r)
         tm = r.get("tracemalloc_peak")
+        tm_mib = tm / 2**20 if tm is not None else float("nan")
         log(
-            f"  {impl:12s} tracemalloc peak {tm / 2**20 if tm is not None else float('nan'):7.2f} MiB"
+            f"  {impl:12s} tracemalloc peak {tm_mib:7.2f} MiB"
             f"  RSS peak +{r['rss_peak_over_100'] / 2**20:6.2f} MiB"
             f"  RSS step 100 -> {growth_steps}: {r['rss_growth'] / 2**20:+.2f} MiB"
             f" ({r['rss_growth_pct']:+.2f}%)"

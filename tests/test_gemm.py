@@ -1,7 +1,8 @@
 """The packed GEMM and the small-product row kernel against their naive twin
-and a float64 oracle, on every ISA path this CPU has, for shapes chosen to hit every edge of the blocking:
-1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel (and of its 1/3- and
-2/3-height variants for the last rows), KC+1, primes, all four transpose
+and a float64 oracle, on every ISA path this CPU has, for shapes chosen to
+hit every edge of the blocking: 1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each
+micro-kernel (and of its 1/3- and 2/3-height variants for the last rows),
+KC+1, primes, all four transpose
 combinations, and accumulate=False over an output full of NaN. Each
 operand is either packed or read in place depending on its size
 (csrc/gemm_impl.h, cg_gemm); the shapes here reach all four combinations for

@@ -682,7 +682,8 @@ _EXTREMES = [
     ("relu", lambda x: x.relu(), [0.0, 1000.0], [0.0, 1.0]),
     ("leaky_relu", lambda x: x.leaky_relu(0.1), [-100.0, 1000.0], [0.1, 1.0]),
     ("clamp", lambda x: x.clamp(-1.0, 1.0), [-1.0, 1.0], [0.0, 0.0]),
-    # softmax of [-1000, 1000] is [0, 1]; log_softmax is [-2000, 0]; d/dx sum log_softmax = 1 - 2 softmax
+    # softmax of [-1000, 1000] is [0, 1]; log_softmax is [-2000, 0];
+    # d/dx sum log_softmax = 1 - 2 softmax
     ("softmax", lambda x: x.softmax(dim=0), [0.0, 1.0], [0.0, 0.0]),
     ("log_softmax", lambda x: x.log_softmax(dim=0), [-2000.0, 0.0], [1.0, -1.0]),
 ]

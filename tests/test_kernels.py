@@ -628,7 +628,8 @@ def test_torch_conventions_pow(mod):
     )
     da, db = np.zeros_like(a), np.zeros_like(a)
     mod.pow_backward(da, db, np.ones_like(a), a, b, out)
-    # da = b a^(b-1): 0 at b == 0 (torch), 2*0 = 0, -1 * 0^-2 = -inf, nan for a < 0, 0.5*0^-0.5 = inf
+    # da = b a^(b-1): 0 at b == 0 (torch), 2*0 = 0, -1 * 0^-2 = -inf, nan for a < 0,
+    # 0.5*0^-0.5 = inf
     assert da[:4].tolist() == [0.0, 0.0, -np.inf, 0.0] and np.isnan(da[4])
     assert da[5] == np.inf and da[6] == 0.25
     # db = out log a: 0 where a == 0 and b >= 0; inf * -inf = -inf at (0, -1); nan for a < 0

@@ -403,7 +403,8 @@ def test_seed002_relu5_regression_mse(backend, reduction):
     reduction 'sum') and torch's MSELoss mean (divides by k = 2)."""
     y = np.array([2.0, -3.0])
     (z1, z2, z3, y_hat), (W1, b1, W2, b2) = _net002_cg(lambda z: 5 * z.relu(), lambda z: z)
-    # by hand: z1 = [0.5+1+0.1, 1-2+0.2, 0.25+1-0.25] = [1.6, -0.8, 1.0]; z2 = 5 relu(z1) = [8, 0, 5]
+    # by hand: z1 = [0.5+1+0.1, 1-2+0.2, 0.25+1-0.25] = [1.6, -0.8, 1.0];
+    # z2 = 5 relu(z1) = [8, 0, 5]
     # z3 = [0.8 + 1.5 + 0.5, -3.2 + 1.0 - 1] = [2.8, -3.2]
     close(arr(z1), [1.6, -0.8, 1.0])
     close(arr(z2), [8.0, 0.0, 5.0])

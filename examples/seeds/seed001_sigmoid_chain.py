@@ -79,7 +79,8 @@ def run(classify, y, label):
 
 def main():
     print(
-        "s'(z) = s(z)(1 - s(z)) is at most 1/4 (at z = 0): every sigmoid layer shrinks the gradient."
+        "s'(z) = s(z)(1 - s(z)) is at most 1/4 (at z = 0): "
+        "every sigmoid layer shrinks the gradient."
     )
     out = {
         "ce_y1": run(True, 1.0, "2(b) cross-entropy, y = 1"),
