@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: test test-quick demo build venv bench bench-quick sanitize clean check-install
+.PHONY: test test-quick demo build venv lint lint-src lint-api bench bench-quick sanitize clean \
+        check-install
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,26 @@ test: build
 # SIGKILL loop, ...). `make test` (and CI) still runs them all.
 test-quick: build
 	$(PY) -m pytest -q -m "not slow"
+
+# The static checks (CI runs them first): lint-src is cheap and fails fast;
+# lint-api needs the build, which the tests use next anyway.
+lint: lint-src lint-api
+
+# ruff (lint rules and formatting) over every Python file, cython-lint over
+# the .pyx, .pxd and .pxi. The two tools are pinned (the `lint` extra in
+# pyproject.toml) and installed on their own: no compiled build needed.
+# cython-lint runs pycodestyle as a command, so the venv's bin goes on PATH.
+LINT_TOOLS := "ruff==0.17.6" "cython-lint==0.22.1"
+lint-src: venv
+	$(PY) -m pip install -q $(LINT_TOOLS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint src/cgrad
+
+# The op reference in docs/api.md matches the op table (regenerate it with
+# `python tools/gen_api.py`). gen_api imports cgrad, hence the build.
+lint-api: build
+	$(PY) tools/gen_api.py --check
 
 demo: build
 	$(PY) examples/train_digits.py

@@ -12,6 +12,7 @@ Environment:
   CGRAD_NO_OPENMP=1   build without OpenMP (kernels run serially)
   CGRAD_SANITIZE=1    add -fsanitize=address,undefined (compile and link)
 """
+
 # SPDX-License-Identifier: MIT
 import glob
 import os
@@ -69,8 +70,10 @@ class BuildExt(build_ext):
             use_omp = True
             print("cgrad: building with OpenMP", file=sys.stderr)
         else:
-            print("cgrad: the compiler does not accept -fopenmp; building without OpenMP",
-                  file=sys.stderr)
+            print(
+                "cgrad: the compiler does not accept -fopenmp; building without OpenMP",
+                file=sys.stderr,
+            )
         sanitize = _env_flag("CGRAD_SANITIZE")
         for ext in self.extensions:
             if use_omp and ext.name == "cgrad._ckernels":
@@ -90,7 +93,8 @@ ext = Extension(
     "cgrad._ckernels",
     sources=["src/cgrad/_ckernels.pyx"] + sorted(glob.glob(os.path.join(CSRC, "*.c"))),
     include_dirs=[CSRC, np.get_include()],
-    depends=sorted(glob.glob(os.path.join(CSRC, "*.h"))) + ["src/cgrad/_ckernels.pxd"]
+    depends=sorted(glob.glob(os.path.join(CSRC, "*.h")))
+    + ["src/cgrad/_ckernels.pxd"]
     + sorted(glob.glob("src/cgrad/pxi/ck_*.pxi")),
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O3", "-std=c99", "-fno-math-errno"],

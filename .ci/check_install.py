@@ -3,6 +3,7 @@ scratch venv, imported with that venv's Python in isolated mode (-I) from a
 directory outside the source tree, so nothing in src/ can stand in for it.
 An editable install hides packaging mistakes (a subpackage or a data file
 left out of the wheel); this catches them."""
+
 # SPDX-License-Identifier: MIT
 import os
 import sys
@@ -27,4 +28,6 @@ site = {os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("purelib",
 for mod in (cg, cgrad.nn, cgrad.nn.functional, cgrad.optim, _ckernels, _tape):
     path = os.path.realpath(mod.__file__)
     assert any(path.startswith(s) for s in site), f"{mod.__name__} from {path}, not from {site}"
-print(f"check-install: cgrad {cg.__version__} from {os.path.dirname(os.path.realpath(cg.__file__))}")
+print(
+    f"check-install: cgrad {cg.__version__} from {os.path.dirname(os.path.realpath(cg.__file__))}"
+)

@@ -8,6 +8,7 @@ bench/results/latest.png. `make bench` runs it with the OPENBLAS_CORETYPE /
 OPENBLAS_L2_SIZE overrides of these machines unset, so NumPy runs its best
 OpenBLAS kernel.
 """
+
 # SPDX-License-Identifier: MIT
 import argparse
 import datetime
@@ -25,23 +26,32 @@ def settings(quick):
     """Per-workload timing settings (see harness.measure)."""
     if quick:
         base = dict(rounds=3, per_round=1, idle=0.05)
-        return {"gemm": Settings(target=0.003, **base),
-                "overhead": Settings(target=0.003, **base),
-                "elementwise": Settings(target=0.004, **base),
-                "mlp": Settings(target=0.005, **base)}
-    return {"gemm": Settings(rounds=5, per_round=2, target=0.012, idle=0.08),
-            "overhead": Settings(rounds=7, per_round=3, target=0.01, idle=0.08),
-            "elementwise": Settings(rounds=7, per_round=3, target=0.015, idle=0.08),
-            "mlp": Settings(rounds=7, per_round=3, target=0.02, idle=0.08)}
+        return {
+            "gemm": Settings(target=0.003, **base),
+            "overhead": Settings(target=0.003, **base),
+            "elementwise": Settings(target=0.004, **base),
+            "mlp": Settings(target=0.005, **base),
+        }
+    return {
+        "gemm": Settings(rounds=5, per_round=2, target=0.012, idle=0.08),
+        "overhead": Settings(rounds=7, per_round=3, target=0.01, idle=0.08),
+        "elementwise": Settings(rounds=7, per_round=3, target=0.015, idle=0.08),
+        "mlp": Settings(rounds=7, per_round=3, target=0.02, idle=0.08),
+    }
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer cases and rounds (under a minute)")
-    ap.add_argument("--only", default=",".join(WORKLOADS),
-                    help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    ap.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated subset of: " + ", ".join(WORKLOADS),
+    )
     ap.add_argument("--no-plot", action="store_true", help="do not draw latest.png")
-    ap.add_argument("--out", default=None, help="JSON path (default bench/results/<date>-<host>.json)")
+    ap.add_argument(
+        "--out", default=None, help="JSON path (default bench/results/<date>-<host>.json)"
+    )
     args = ap.parse_args(argv)
     only = [w.strip() for w in args.only.split(",") if w.strip()]
     bad = [w for w in only if w not in WORKLOADS]
@@ -53,17 +63,25 @@ def main(argv=None):
     info = machine_info()
     st = settings(args.quick)
     print(f"cgrad benchmark suite ({'quick' if args.quick else 'full'}), {started:%Y-%m-%d %H:%M}")
-    print(f"  command : {' '.join([os.path.basename(sys.executable), '-m', 'bench'] + (argv if argv is not None else sys.argv[1:]))}")
-    print(f"  machine : {info['host']}, {info['cpu']}, {info['cpus']} CPUs, "
-          f"load average {info['load_average']}")
-    print(f"  versions: python {info['python']}, cgrad {info['cgrad']} ({info['cgrad_git']}, "
-          f"simd {info['cgrad_simd']}, openmp {info['cgrad_openmp']}), numpy {info['numpy']} "
-          f"[{'; '.join(info['blas']) or 'BLAS not found by threadpoolctl'}], "
-          f"torch {info['torch'] or 'not installed (skipped)'}")
+    command = [os.path.basename(sys.executable), "-m", "bench"]
+    command += argv if argv is not None else sys.argv[1:]
+    print(f"  command : {' '.join(command)}")
+    print(
+        f"  machine : {info['host']}, {info['cpu']}, {info['cpus']} CPUs, "
+        f"load average {info['load_average']}"
+    )
+    print(
+        f"  versions: python {info['python']}, cgrad {info['cgrad']} ({info['cgrad_git']}, "
+        f"simd {info['cgrad_simd']}, openmp {info['cgrad_openmp']}), numpy {info['numpy']} "
+        f"[{'; '.join(info['blas']) or 'BLAS not found by threadpoolctl'}], "
+        f"torch {info['torch'] or 'not installed (skipped)'}"
+    )
     if info["env"]:
         print(f"  env     : {info['env']}")
-    print("  method  : median over interleaved rounds (order rotated each round, "
-          "idle sleep between libraries); ratios = other time / cgrad time, same run")
+    print(
+        "  method  : median over interleaved rounds (order rotated each round, "
+        "idle sleep between libraries); ratios = other time / cgrad time, same run"
+    )
     if torch is None:
         print("  torch is not importable: its columns are skipped")
 
@@ -75,11 +93,16 @@ def main(argv=None):
             r, peaks = gemm.run(st["gemm"], quick=args.quick)
             rows += r
         elif wl == "memory":
-            impls = ("cgrad",) if args.quick else tuple(
-                k for k in IMPLS if k != "torch" or torch is not None)
+            impls = (
+                ("cgrad",)
+                if args.quick
+                else tuple(k for k in IMPLS if k != "torch" or torch is not None)
+            )
             steps = 400 if args.quick else 1000
-            print(f"[memory] mnist steps, one fresh process per implementation, 1 thread; "
-                  f"RSS growth from step 100 to {steps}")
+            print(
+                f"[memory] mnist steps, one fresh process per implementation, 1 thread; "
+                f"RSS growth from step 100 to {steps}"
+            )
             rows += memory.run(impls, growth_steps=steps)
         else:
             threads[wl] = set_threads(2)
@@ -92,8 +115,10 @@ def main(argv=None):
         print(f"  ({wl}: {durations[wl]:.1f} s; load average after it {loads[wl]})")
 
     print()
-    print("cgrad speedup = other median time / cgrad median time (above 1: cgrad faster). "
-          "GEMM cells are GFLOP/s; 'vs NumPy' for GEMM is numpy.matmul.")
+    print(
+        "cgrad speedup = other median time / cgrad median time (above 1: cgrad faster). "
+        "GEMM cells are GFLOP/s; 'vs NumPy' for GEMM is numpy.matmul."
+    )
     print(report.table(rows, peaks))
     mt = report.memory_table(rows)
     if mt:
@@ -102,21 +127,33 @@ def main(argv=None):
 
     host = info["host"].split(".")[0] or "host"
     stamp = started.strftime("%Y-%m-%d-%H%M%S")
-    path = args.out or os.path.join(report.RESULTS_DIR,
-                                    f"{stamp}-{host}{'-quick' if args.quick else ''}.json")
+    path = args.out or os.path.join(
+        report.RESULTS_DIR, f"{stamp}-{host}{'-quick' if args.quick else ''}.json"
+    )
     total = time.perf_counter() - t_start
     info["load_average_end"] = load_average()
-    doc = {"info": info, "quick": args.quick, "started": started.isoformat(timespec="seconds"),
-           "argv": sys.argv, "threads": threads,
-           "settings": {k: vars(v) for k, v in st.items()},
-           "peaks": {str(k): v for k, v in peaks.items()}, "rows": rows,
-           "durations": durations, "load_after": loads, "total_seconds": total}
+    doc = {
+        "info": info,
+        "quick": args.quick,
+        "started": started.isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "threads": threads,
+        "settings": {k: vars(v) for k, v in st.items()},
+        "peaks": {str(k): v for k, v in peaks.items()},
+        "rows": rows,
+        "durations": durations,
+        "load_after": loads,
+        "total_seconds": total,
+    }
     print()
     print(f"raw figures: {report.write_json(doc, path)}")
     if not args.no_plot and not args.quick and "mlp" in only and "gemm" in only:
-        note = (f"{started:%Y-%m-%d %H:%M}, {info['host']}, {info['cpu']} ({info['cpus']} CPUs), "
-                f"load average {info['load_average']} -> {info['load_average_end']}")
-        print(f"plot: {report.plot(rows, peaks, os.path.join(report.RESULTS_DIR, 'latest.png'), note)}")
+        note = (
+            f"{started:%Y-%m-%d %H:%M}, {info['host']}, {info['cpu']} ({info['cpus']} CPUs), "
+            f"load average {info['load_average']} -> {info['load_average_end']}"
+        )
+        png = report.plot(rows, peaks, os.path.join(report.RESULTS_DIR, "latest.png"), note)
+        print(f"plot: {png}")
     print(f"total {total:.1f} s; load average at the end {info['load_average_end']}")
     return 0
 

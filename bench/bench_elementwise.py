@@ -1,4 +1,5 @@
 """Elementwise and fused kernels at 1M elements (bench/elementwise.py) under pytest-benchmark."""
+
 # SPDX-License-Identifier: MIT
 import pytest
 

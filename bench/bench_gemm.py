@@ -1,4 +1,5 @@
 """GEMM (bench/gemm.py) under pytest-benchmark: float32, 2 threads, each shape."""
+
 # SPDX-License-Identifier: MIT
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from bench.conftest import impl_params, run_case
 @pytest.mark.parametrize("impl", impl_params(("cgrad", "numpy", "torch")))
 def test_gemm(benchmark, shape, impl):
     _, M, N, K, ta, tb = shape
-    cases = gemm.check(M, N, K, ta, tb, np.dtype(np.float32))   # asserts the result first
+    cases = gemm.check(M, N, K, ta, tb, np.dtype(np.float32))  # asserts the result first
     benchmark.extra_info["gflop"] = 2 * M * N * K / 1e9
     run_case(benchmark, cases, impl)
 

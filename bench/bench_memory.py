@@ -1,5 +1,6 @@
 """Memory of mnist steps (bench/memory.py): the RSS stays flat as the tape frees
 itself. Runs in-process with fewer steps than the runner (it is a test)."""
+
 # SPDX-License-Identifier: MIT
 from bench import memory
 

@@ -1,5 +1,6 @@
 """One MLP training step per config (bench/mlp.py) under pytest-benchmark; the
 first losses of every implementation are checked to agree before timing."""
+
 # SPDX-License-Identifier: MIT
 import pytest
 
@@ -19,4 +20,5 @@ def test_mlp_step(benchmark, cfg, impl):
         pytest.importorskip("torch")
     step, enter, leave = mlp.build(cfg, impl)
     from bench.harness import Case
+
     run_case(benchmark, {impl: Case(step, enter, leave)}, impl)

@@ -1,4 +1,5 @@
 """Per-op overhead on 8x8 float32 (bench/overhead.py) under pytest-benchmark."""
+
 # SPDX-License-Identifier: MIT
 import pytest
 

@@ -6,6 +6,7 @@ default pattern is test_*.py) and pins the thread counts.
 
 The repository's plain `pytest` does not come here: testpaths is ["tests"].
 """
+
 # SPDX-License-Identifier: MIT
 import pytest
 
@@ -26,8 +27,12 @@ def _threads():
 
 def impl_params(impls=IMPLS):
     """Parametrize over implementations; torch's marked skip when it is not importable."""
-    return [pytest.param(k, marks=pytest.mark.skipif(torch is None, reason="torch not installed"))
-            if k == "torch" else k for k in impls]
+    return [
+        pytest.param(k, marks=pytest.mark.skipif(torch is None, reason="torch not installed"))
+        if k == "torch"
+        else k
+        for k in impls
+    ]
 
 
 def run_case(benchmark, cases, impl):

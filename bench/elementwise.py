@@ -13,6 +13,7 @@
 - Adam: one optimizer step over a 1M-element parameter (optim.Adam.step()
   and torch.optim.Adam.step(); NumPy by hand with out= buffers).
 """
+
 # SPDX-License-Identifier: MIT
 import numpy as np
 
@@ -26,9 +27,13 @@ from .overhead import _cg_backend
 NUMEL = 1 << 20
 CE_SHAPE = (256, 1000)
 KINDS = ("relu_backward", "gelu_backward", "tanh_backward", "softmax_ce", "adam")
-LABELS = {"relu_backward": "relu backward 1M", "gelu_backward": "gelu backward 1M",
-          "tanh_backward": "tanh backward 1M",
-          "softmax_ce": "softmax CE fwd+bwd 256x1000", "adam": "Adam step 1M params"}
+LABELS = {
+    "relu_backward": "relu backward 1M",
+    "gelu_backward": "gelu backward 1M",
+    "tanh_backward": "tanh backward 1M",
+    "softmax_ce": "softmax CE fwd+bwd 256x1000",
+    "adam": "Adam step 1M params",
+}
 
 
 def _unary(kind):
@@ -54,12 +59,15 @@ def _unary(kind):
         def np_relu():
             np.greater(y, 0, out=mask)
             np.multiply(dy, mask, out=dx)
+
         res["numpy"] = Case(np_relu, lib="numpy")
     elif op == "tanh":
+
         def np_tanh():
             np.multiply(y, y, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
             np.multiply(dy, tmp, out=dx)
+
         res["numpy"] = Case(np_tanh, lib="numpy")
     if torch is not None:
         tx, tdy = torch.from_numpy(x), torch.from_numpy(dy)
@@ -104,9 +112,16 @@ def _softmax_ce():
         def step(lz=lz, lt=lt):
             lz.grad = None
             cgF.cross_entropy(lz, lt).backward()
+
         res[impl] = Case(step, enter, leave, lib="cgrad")
-    bufs = (np.empty_like(z), np.empty((n, 1), np.float32), np.empty((n, 1), np.float32),
-            np.empty((n, 1), np.float32), np.empty_like(z), np.arange(n))
+    bufs = (
+        np.empty_like(z),
+        np.empty((n, 1), np.float32),
+        np.empty((n, 1), np.float32),
+        np.empty((n, 1), np.float32),
+        np.empty_like(z),
+        np.arange(n),
+    )
     res["numpy"] = Case(lambda: _np_softmax_ce(z, t, *bufs), lib="numpy")
     if torch is not None:
         xz = torch.tensor(z, requires_grad=True)
@@ -115,6 +130,7 @@ def _softmax_ce():
         def tstep():
             xz.grad = None
             torch.nn.functional.cross_entropy(xz, xt).backward()
+
         res["torch"] = Case(tstep, lib="torch")
     return res, (z, t, bufs)
 
@@ -138,19 +154,20 @@ def _adam():
     def np_adam():
         state["step"] += 1
         k = state["step"]
-        np.multiply(m, b1, out=m)                 # m = b1 m + (1 - b1) g
+        np.multiply(m, b1, out=m)  # m = b1 m + (1 - b1) g
         np.multiply(g, 1 - b1, out=t1)
         np.add(m, t1, out=m)
-        np.multiply(v, b2, out=v)                 # v = b2 v + (1 - b2) g^2
+        np.multiply(v, b2, out=v)  # v = b2 v + (1 - b2) g^2
         np.multiply(g, g, out=t1)
         np.multiply(t1, 1 - b2, out=t1)
         np.add(v, t1, out=v)
-        np.sqrt(v, out=t2)                        # p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps)
-        np.multiply(t2, 1 / np.sqrt(1 - b2 ** k), out=t2)
+        np.sqrt(v, out=t2)  # p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps)
+        np.multiply(t2, 1 / np.sqrt(1 - b2**k), out=t2)
         np.add(t2, eps, out=t2)
         np.divide(m, t2, out=t1)
-        np.multiply(t1, lr / (1 - b1 ** k), out=t1)
+        np.multiply(t1, lr / (1 - b1**k), out=t1)
         np.subtract(p, t1, out=p)
+
     res["numpy"] = Case(np_adam, lib="numpy")
     if torch is not None:
         tp = torch.nn.Parameter(torch.from_numpy(p0.copy()))
@@ -193,10 +210,18 @@ def run(s, log=print):
     rows = []
     for kind in KINDS:
         res = measure(cases(kind), s)
-        row = {"workload": "elementwise", "case": kind, "label": LABELS[kind], "dtype": "float32",
-               "threads": s.threads, "time": {k: v["median"] for k, v in res.items()},
-               "samples": {k: v["samples"] for k, v in res.items()}}
+        row = {
+            "workload": "elementwise",
+            "case": kind,
+            "label": LABELS[kind],
+            "dtype": "float32",
+            "threads": s.threads,
+            "time": {k: v["median"] for k, v in res.items()},
+            "samples": {k: v["samples"] for k, v in res.items()},
+        }
         rows.append(row)
-        log("  {:28s} ".format(LABELS[kind])
-            + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items()))
+        log(
+            f"  {LABELS[kind]:28s} "
+            + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items())
+        )
     return rows

@@ -13,6 +13,7 @@ The measured peak comes from csrc/peak.c: each thread runs register-resident
 FMA chains (24 zmm or 12 ymm accumulators) for a fixed wall time on the ISA
 cgrad's GEMM dispatches to; the figure is the sum of the threads' rates.
 """
+
 # SPDX-License-Identifier: MIT
 import numpy as np
 
@@ -26,9 +27,11 @@ SQUARE = (16, 64, 256, 1024)
 def shapes(quick=False):
     """[(label, M, N, K, trans_a, trans_b)]"""
     out = [(f"{n}^3", n, n, n, False, False) for n in SQUARE]
-    out += [("64x784 @ 784x256", 64, 256, 784, False, False),
-            ("256x1024 @ 1024x1024", 256, 1024, 1024, False, False)]
-    for n in ((256,) if quick else (256, 1024)):
+    out += [
+        ("64x784 @ 784x256", 64, 256, 784, False, False),
+        ("256x1024 @ 1024x1024", 256, 1024, 1024, False, False),
+    ]
+    for n in (256,) if quick else (256, 1024):
         out += [(f"A^T B {n}^3", n, n, n, True, False), (f"A B^T {n}^3", n, n, n, False, True)]
     return out
 
@@ -71,8 +74,10 @@ def check(M, N, K, ta, tb, dtype):
 def peak(threads, seconds, tries=3):
     """{dtype: GFLOP/s} from the FMA loop (csrc/peak.c): the best of `tries`
     runs, since other load can only lower a peak."""
-    return {dt: max(C.peak_gflops(dt, threads, seconds) for _ in range(tries))
-            for dt in ("float32", "float64")}
+    return {
+        dt: max(C.peak_gflops(dt, threads, seconds) for _ in range(tries))
+        for dt in ("float32", "float64")
+    }
 
 
 def run(s, quick=False, log=print):
@@ -84,19 +89,32 @@ def run(s, quick=False, log=print):
         rep = set_threads(threads)
         s.threads = threads
         peaks[threads] = peak(threads, 0.1 if quick else 0.2)
-        log(f"  threads={threads} {rep}; measured FMA peak "
-            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks[threads].items()))
+        log(
+            f"  threads={threads} {rep}; measured FMA peak "
+            + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks[threads].items())
+        )
         for dt in dtypes:
             for label, M, N, K, ta, tb in shapes(quick):
                 cs = check(M, N, K, ta, tb, np.dtype(dt))
                 res = measure(cs, s)
                 flops = 2.0 * M * N * K
-                row = {"workload": "gemm", "case": label, "dtype": dt, "threads": threads,
-                       "M": M, "N": N, "K": K, "trans_a": ta, "trans_b": tb,
-                       "time": {k: v["median"] for k, v in res.items()},
-                       "gflops": {k: flops / v["median"] / 1e9 for k, v in res.items()},
-                       "samples": {k: v["samples"] for k, v in res.items()}}
+                row = {
+                    "workload": "gemm",
+                    "case": label,
+                    "dtype": dt,
+                    "threads": threads,
+                    "M": M,
+                    "N": N,
+                    "K": K,
+                    "trans_a": ta,
+                    "trans_b": tb,
+                    "time": {k: v["median"] for k, v in res.items()},
+                    "gflops": {k: flops / v["median"] / 1e9 for k, v in res.items()},
+                    "samples": {k: v["samples"] for k, v in res.items()},
+                }
                 rows.append(row)
-                log("  {:22s} {} t={}  ".format(label, dt, threads)
-                    + "  ".join(f"{k} {g:7.1f}" for k, g in row["gflops"].items()))
+                log(
+                    f"  {label:22s} {dt} t={threads}  "
+                    + "  ".join(f"{k} {g:7.1f}" for k, g in row["gflops"].items())
+                )
     return rows, peaks

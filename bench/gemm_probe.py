@@ -12,6 +12,7 @@ On a shared machine, --stat min (the least disturbed sample) and, for one
 thread, --cpu-clock (the thread's CPU time: immune to preemption) are
 steadier than the median of wall times.
 """
+
 # SPDX-License-Identifier: MIT
 import argparse
 import importlib.machinery
@@ -89,10 +90,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", default="")
     ap.add_argument("--idle", type=float, default=0.1)
-    ap.add_argument("--stat", choices=("median", "min"), default="median",
-                    help="min is steadier on a shared machine (the least disturbed sample)")
-    ap.add_argument("--cpu-clock", action="store_true",
-                    help="time with this thread's CPU time (1 thread only: immune to preemption)")
+    ap.add_argument(
+        "--stat",
+        choices=("median", "min"),
+        default="median",
+        help="min is steadier on a shared machine (the least disturbed sample)",
+    )
+    ap.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="time with this thread's CPU time (1 thread only: immune to preemption)",
+    )
     args = ap.parse_args()
     if args.cpu_clock:
         CLOCK = time.thread_time
@@ -116,10 +124,16 @@ def main():
                 out2 = np.empty((M, N), dt)
                 a3, b3 = a[None], b[None]
                 an, bn = (a.T if ta else a), (b.T if tb else b)
-                cases = {"cgrad": lambda: C.matmul(out, a3, b3, ta, tb, False),
-                         "numpy": lambda: np.matmul(an, bn, out=out2)}
+                cases = {
+                    "cgrad": lambda out=out, a3=a3, b3=b3, ta=ta, tb=tb: C.matmul(
+                        out, a3, b3, ta, tb, False
+                    ),
+                    "numpy": lambda an=an, bn=bn, out2=out2: np.matmul(an, bn, out=out2),
+                }
                 if base is not None:
-                    cases["base"] = lambda: base.matmul(out, a3, b3, ta, tb, False)
+                    cases["base"] = lambda out=out, a3=a3, b3=b3, ta=ta, tb=tb: base.matmul(
+                        out, a3, b3, ta, tb, False
+                    )
                 names = list(cases)
                 num = {k: timeit(cases[k]) for k in names}
                 res = {k: [] for k in names}
@@ -127,18 +141,20 @@ def main():
                     k0 = r % len(names)
                     for k in names[k0:] + names[:k0]:
                         if nt > 1:
-                            settle(args.idle)     # sleep, then until OpenBLAS stops spinning
-                            cases[k]()            # untimed: wake this library's threads
+                            settle(args.idle)  # sleep, then until OpenBLAS stops spinning
+                            cases[k]()  # untimed: wake this library's threads
                         for _ in range(3):
                             res[k].append(sample(cases[k], num[k]))
                 fl = 2.0 * M * N * K
                 stat = statistics.median if args.stat == "median" else min
                 g = {k: fl / stat(v) / 1e9 for k, v in res.items()}
-                print(f"{nt}T {np.dtype(dt).name:7s} {label:20s} "
-                      + "  ".join(f"{k} {g[k]:6.1f}" for k in names)
-                      + f"   cgrad/numpy {g['cgrad'] / g['numpy']:.2f}"
-                      + (f"  cgrad/base {g['cgrad'] / g['base']:.2f}" if base else ""),
-                      flush=True)
+                print(
+                    f"{nt}T {np.dtype(dt).name:7s} {label:20s} "
+                    + "  ".join(f"{k} {g[k]:6.1f}" for k in names)
+                    + f"   cgrad/numpy {g['cgrad'] / g['numpy']:.2f}"
+                    + (f"  cgrad/base {g['cgrad'] / g['base']:.2f}" if base else ""),
+                    flush=True,
+                )
         if lim is not None:
             lim.restore_original_limits()
 

@@ -26,6 +26,7 @@ Threads are set explicitly, for all libraries at once, with `set_threads`:
 cgrad via cg.set_num_threads, OpenBLAS via threadpoolctl, torch via
 torch.set_num_threads.
 """
+
 # SPDX-License-Identifier: MIT
 import os
 import platform
@@ -51,24 +52,28 @@ except ImportError:  # pragma: no cover - threadpoolctl is in the test extra
 
 
 IMPLS = ("cgrad", "cgrad-numpy", "numpy", "torch")
-LABELS = {"cgrad": "cgrad (C)", "cgrad-numpy": "cgrad NumPy backend",
-          "numpy": "hand-written NumPy", "torch": "PyTorch"}
+LABELS = {
+    "cgrad": "cgrad (C)",
+    "cgrad-numpy": "cgrad NumPy backend",
+    "numpy": "hand-written NumPy",
+    "torch": "PyTorch",
+}
 
 
 @dataclass
 class Case:
-    fn: object                      # does the work once
-    enter: object = None            # called before a batch of calls (untimed)
-    leave: object = None            # called after it (untimed)
-    lib: str = ""                   # the library whose thread pool runs: "cgrad", "numpy", "torch"
+    fn: object  # does the work once
+    enter: object = None  # called before a batch of calls (untimed)
+    leave: object = None  # called after it (untimed)
+    lib: str = ""  # the library whose thread pool runs: "cgrad", "numpy", "torch"
 
 
 @dataclass
 class Settings:
     rounds: int = 7
     per_round: int = 3
-    target: float = 0.02            # seconds per sample
-    idle: float = 0.08              # seconds of sleep before switching libraries (threads > 1)
+    target: float = 0.02  # seconds per sample
+    idle: float = 0.08  # seconds of sleep before switching libraries (threads > 1)
     threads: int = 2
     extra: dict = field(default_factory=dict)
 
@@ -103,6 +108,7 @@ def thread_report():
 
 # ---- measuring -----------------------------------------------------------------
 
+
 def _batch(case, number):
     if case.enter is not None:
         case.enter()
@@ -119,7 +125,7 @@ def _batch(case, number):
 
 
 def _calibrate(case, target):
-    _batch(case, 1)                                  # warm-up: caches, pools, lazy init
+    _batch(case, 1)  # warm-up: caches, pools, lazy init
     number = 1
     while True:
         t = _batch(case, number)
@@ -141,7 +147,7 @@ def _other_threads_runtime_ns():
             try:
                 with open(f"/proc/self/task/{tid}/schedstat") as f:
                     total += int(f.read().split()[0])
-            except FileNotFoundError:      # the thread has just exited
+            except FileNotFoundError:  # the thread has just exited
                 continue
     except OSError:  # pragma: no cover - not Linux
         return None
@@ -177,13 +183,16 @@ def measure(cases, s):
             lib = cases[k].lib or k
             if prev is not None and prev != lib and s.threads > 1 and s.idle > 0:
                 settle(s.idle)
-                _batch(cases[k], 1)   # untimed: wakes this library's threads (and the
-                                      # idle vCPU, which takes ms in a VM) before timing
+                # untimed: wakes this library's threads (and the idle vCPU, which
+                # takes ms in a VM) before timing
+                _batch(cases[k], 1)
             for _ in range(s.per_round):
                 samples[k].append(_batch(cases[k], number[k]))
             prev = lib
-    return {k: {"median": statistics.median(v), "samples": v, "number": number[k]}
-            for k, v in samples.items()}
+    return {
+        k: {"median": statistics.median(v), "samples": v, "number": number[k]}
+        for k, v in samples.items()
+    }
 
 
 def rss_bytes():
@@ -193,10 +202,12 @@ def rss_bytes():
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:  # pragma: no cover - not Linux
         import resource
+
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # ---- the machine ---------------------------------------------------------------
+
 
 def _cpu_model():
     try:
@@ -212,10 +223,18 @@ def _cpu_model():
 def _git_rev():
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        out = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -232,8 +251,11 @@ def machine_info():
     cfg = cg.backend.config()
     blas = []
     if threadpool_info is not None:
-        blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})"
-                for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas = [
+            f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})"
+            for p in threadpool_info()
+            if p.get("user_api") == "blas"
+        ]
     return {
         "host": platform.node(),
         "cpu": _cpu_model(),
@@ -246,7 +268,10 @@ def machine_info():
         "numpy": np.__version__,
         "blas": blas,
         "torch": torch.__version__ if torch is not None else None,
-        "env": {k: os.environ[k] for k in sorted(os.environ)
-                if k.startswith(("OPENBLAS", "OMP_", "MKL_", "CGRAD_", "GOMP"))},
+        "env": {
+            k: os.environ[k]
+            for k in sorted(os.environ)
+            if k.startswith(("OPENBLAS", "OMP_", "MKL_", "CGRAD_", "GOMP"))
+        },
         "load_average": load_average(),
     }

@@ -10,6 +10,7 @@ IMPL`), so what earlier workloads allocated cannot hide or inflate it:
   tape frees itself after backward, so this must stay flat.
 One thread (memory does not depend on it). Prints one JSON object.
 """
+
 # SPDX-License-Identifier: MIT
 import json
 import os
@@ -24,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # so `-m ben
 
 def measure_in_process(impl, peak_steps=100, growth_steps=1000):
     from . import mlp
-    set_threads(1)    # memory does not depend on threads; one is fastest on a loaded machine
+
+    set_threads(1)  # memory does not depend on threads; one is fastest on a loaded machine
     cfg = mlp.BY_NAME["mnist"]
     step, enter, leave = mlp.build(cfg, impl)
     if enter:
@@ -64,18 +66,26 @@ def measure_in_process(impl, peak_steps=100, growth_steps=1000):
 def run(impls, growth_steps=1000, log=print):
     rows = []
     for impl in impls:
-        proc = subprocess.run([sys.executable, "-m", "bench.memory", impl, str(growth_steps)],
-                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.memory", impl, str(growth_steps)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"bench.memory {impl} failed:\n{proc.stderr}")
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         r["workload"] = "memory"
         rows.append(r)
         tm = r.get("tracemalloc_peak")
-        log(f"  {impl:12s} tracemalloc peak {tm / 2**20 if tm is not None else float('nan'):7.2f} MiB"
+        tm_mib = tm / 2**20 if tm is not None else float("nan")
+        log(
+            f"  {impl:12s} tracemalloc peak {tm_mib:7.2f} MiB"
             f"  RSS peak +{r['rss_peak_over_100'] / 2**20:6.2f} MiB"
             f"  RSS step 100 -> {growth_steps}: {r['rss_growth'] / 2**20:+.2f} MiB"
-            f" ({r['rss_growth_pct']:+.2f}%)")
+            f" ({r['rss_growth_pct']:+.2f}%)"
+        )
     return rows
 
 

@@ -19,6 +19,7 @@ before anything is timed:
   are written, not accumulated, so it needs no zero_grad);
 - torch: torch.nn.Sequential, the same loss, torch.optim.SGD.
 """
+
 # SPDX-License-Identifier: MIT
 from dataclasses import dataclass
 
@@ -38,14 +39,16 @@ class Config:
     name: str
     batch: int
     sizes: tuple
-    act: str      # "tanh" | "relu"
-    loss: str     # "mse" | "ce"
+    act: str  # "tanh" | "relu"
+    loss: str  # "mse" | "ce"
 
 
-CONFIGS = (Config("tiny", 4, (2, 16, 16, 1), "tanh", "mse"),
-           Config("small", 32, (64, 128, 10), "relu", "ce"),
-           Config("mnist", 64, (784, 256, 128, 10), "relu", "ce"),
-           Config("large", 256, (1024, 1024, 1024, 10), "relu", "ce"))
+CONFIGS = (
+    Config("tiny", 4, (2, 16, 16, 1), "tanh", "mse"),
+    Config("small", 32, (64, 128, 10), "relu", "ce"),
+    Config("mnist", 64, (784, 256, 128, 10), "relu", "ce"),
+    Config("large", 256, (1024, 1024, 1024, 10), "relu", "ce"),
+)
 BY_NAME = {c.name: c for c in CONFIGS}
 
 
@@ -55,8 +58,12 @@ def init(cfg, seed=0):
     params = []
     for fan_in, fan_out in zip(cfg.sizes[:-1], cfg.sizes[1:]):
         bound = 1.0 / np.sqrt(fan_in)
-        params.append((rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-                       rng.uniform(-bound, bound, fan_out).astype(np.float32)))
+        params.append(
+            (
+                rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+                rng.uniform(-bound, bound, fan_out).astype(np.float32),
+            )
+        )
     x = rng.standard_normal((cfg.batch, cfg.sizes[0])).astype(np.float32)
     if cfg.loss == "mse":
         y = rng.standard_normal((cfg.batch, cfg.sizes[-1])).astype(np.float32)
@@ -66,6 +73,7 @@ def init(cfg, seed=0):
 
 
 # ---- hand-written NumPy --------------------------------------------------------
+
 
 class NumpyMLP:
     """Forward and backward written out by hand; all buffers allocated once.
@@ -80,22 +88,27 @@ class NumpyMLP:
         self.W = [w.copy() for w, _ in params]
         self.b = [b.copy() for _, b in params]
         n = cfg.batch
-        self.h = [np.empty((n, w.shape[0]), np.float32) for w in self.W]   # z, then act in place
+        self.h = [np.empty((n, w.shape[0]), np.float32) for w in self.W]  # z, then act in place
         self.dz = [np.empty((n, w.shape[0]), np.float32) for w in self.W]
         self.dW = [np.empty_like(w) for w in self.W]
         self.db = [np.empty_like(b) for b in self.b]
         self.mask = [np.empty((n, w.shape[0]), bool) for w in self.W]
         self.tmp = [np.empty((n, w.shape[0]), np.float32) for w in self.W]
         c = cfg.sizes[-1]
-        self.ce_bufs = (np.empty((n, c), np.float32), np.empty((n, 1), np.float32),
-                        np.empty((n, 1), np.float32), np.empty((n, 1), np.float32),
-                        self.dz[-1], np.arange(n))
+        self.ce_bufs = (
+            np.empty((n, c), np.float32),
+            np.empty((n, 1), np.float32),
+            np.empty((n, 1), np.float32),
+            np.empty((n, 1), np.float32),
+            self.dz[-1],
+            np.arange(n),
+        )
 
     def step(self):
         W, b, h, dz = self.W, self.b, self.h, self.dz
         last = len(W) - 1
         inp = self.x
-        for i in range(last + 1):                          # forward
+        for i in range(last + 1):  # forward
             np.matmul(inp, W[i].T, out=h[i])
             np.add(h[i], b[i], out=h[i])
             if i < last:
@@ -104,19 +117,19 @@ class NumpyMLP:
                 else:
                     np.tanh(h[i], out=h[i])
             inp = h[i]
-        if self.cfg.loss == "mse":                         # loss and dloss/dout
+        if self.cfg.loss == "mse":  # loss and dloss/dout
             d = dz[last]
             np.subtract(h[last], self.y, out=d)
             loss = float(np.vdot(d, d)) / d.size
             np.multiply(d, np.float32(2.0 / d.size), out=d)
         else:
             loss = _np_softmax_ce(h[last], self.y, *self.ce_bufs)
-        for i in range(last, -1, -1):                      # backward
+        for i in range(last, -1, -1):  # backward
             prev = h[i - 1] if i > 0 else self.x
             np.matmul(dz[i].T, prev, out=self.dW[i])
             np.sum(dz[i], axis=0, out=self.db[i])
             if i > 0:
-                np.matmul(dz[i], W[i], out=dz[i - 1])      # dh_{i-1}
+                np.matmul(dz[i], W[i], out=dz[i - 1])  # dh_{i-1}
                 if self.cfg.act == "relu":
                     np.greater(prev, 0, out=self.mask[i - 1])
                     np.multiply(dz[i - 1], self.mask[i - 1], out=dz[i - 1])
@@ -125,7 +138,7 @@ class NumpyMLP:
                     np.multiply(prev, prev, out=t)
                     np.subtract(1.0, t, out=t)
                     np.multiply(dz[i - 1], t, out=dz[i - 1])
-        for i in range(last + 1):                          # SGD
+        for i in range(last + 1):  # SGD
             np.multiply(self.dW[i], self.lr, out=self.dW[i])
             np.subtract(W[i], self.dW[i], out=W[i])
             np.multiply(self.db[i], self.lr, out=self.db[i])
@@ -134,6 +147,7 @@ class NumpyMLP:
 
 
 # ---- cgrad and torch -----------------------------------------------------------
+
 
 class CgradMLP:
     def __init__(self, cfg, params, x, y, lr=LR):
@@ -190,7 +204,7 @@ def build(cfg, impl, seed=0):
     params, x, y = init(cfg, seed)
     if impl in ("cgrad", "cgrad-numpy"):
         enter, leave = _cg_backend("c" if impl == "cgrad" else "numpy")
-        enter()           # the model is built on the backend it will run on
+        enter()  # the model is built on the backend it will run on
         try:
             m = CgradMLP(cfg, params, x, y)
         finally:
@@ -227,10 +241,12 @@ def check(cfg):
     ref = losses(cfg, "numpy")
     for impl in impls():
         got = losses(cfg, impl)
-        assert np.isclose(got[0], ref[0], rtol=1e-4, atol=1e-6), \
+        assert np.isclose(got[0], ref[0], rtol=1e-4, atol=1e-6), (
             f"{cfg.name}: first loss {impl} {got[0]} != hand-written NumPy {ref[0]}"
-        assert np.allclose(got, ref, rtol=1e-3, atol=1e-5), \
+        )
+        assert np.allclose(got, ref, rtol=1e-3, atol=1e-5), (
             f"{cfg.name}: losses {impl} {got} != hand-written NumPy {ref}"
+        )
     return ref[0]
 
 
@@ -238,8 +254,12 @@ def cases(cfg):
     res = {}
     for impl in impls():
         step, enter, leave = build(cfg, impl)
-        res[impl] = Case(step, enter, leave, lib="numpy" if impl == "numpy" else
-                         ("torch" if impl == "torch" else "cgrad"))
+        res[impl] = Case(
+            step,
+            enter,
+            leave,
+            lib="numpy" if impl == "numpy" else ("torch" if impl == "torch" else "cgrad"),
+        )
     return res
 
 
@@ -248,11 +268,20 @@ def run(s, configs=CONFIGS, log=print):
     for cfg in configs:
         loss0 = check(cfg)
         res = measure(cases(cfg), s)
-        row = {"workload": "mlp", "case": cfg.name, "dtype": "float32", "threads": s.threads,
-               "batch": cfg.batch, "sizes": list(cfg.sizes), "first_loss": loss0,
-               "time": {k: v["median"] for k, v in res.items()},
-               "samples": {k: v["samples"] for k, v in res.items()}}
+        row = {
+            "workload": "mlp",
+            "case": cfg.name,
+            "dtype": "float32",
+            "threads": s.threads,
+            "batch": cfg.batch,
+            "sizes": list(cfg.sizes),
+            "first_loss": loss0,
+            "time": {k: v["median"] for k, v in res.items()},
+            "samples": {k: v["samples"] for k, v in res.items()},
+        }
         rows.append(row)
-        log("  {:6s} first loss {:.5f}  ".format(cfg.name, loss0)
-            + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items()))
+        log(
+            f"  {cfg.name:6s} first loss {loss0:.5f}  "
+            + "  ".join(f"{k} {t * 1e6:9.1f} us" for k, t in row["time"].items())
+        )
     return rows

@@ -11,6 +11,7 @@ and the time is the library's own bookkeeping.
 Hand-written NumPy does the same arithmetic with out= buffers and no
 autodiff: it is the floor a tape can approach, not a competitor with a tape.
 """
+
 # SPDX-License-Identifier: MIT
 import numpy as np
 
@@ -30,6 +31,7 @@ def _cg_backend(name):
 
     def leave():
         state.pop("ctx").__exit__(None, None, None)
+
     return enter, leave
 
 
@@ -71,9 +73,9 @@ def _np_chain(x, b, c, hs, gx, gb, gc, g, tmp):
     for i in range(CHAIN - 1, -1, -1):
         k = i % 3
         if k == 0:
-            gb += g                                   # d(h + b)/db
+            gb += g  # d(h + b)/db
         elif k == 1:
-            np.multiply(g, hs[i], out=tmp)            # d(h * c)/dc = h
+            np.multiply(g, hs[i], out=tmp)  # d(h * c)/dc = h
             gc += tmp
             g *= c
         else:
@@ -112,9 +114,11 @@ def _fn(kind, a, b, c, ones):
     if kind == "relu":
         return lambda: a.relu()
     if kind == "chain150":
+
         def chain():
             a.grad = b.grad = c.grad = None
             _cg_chain(a, b, c).backward()
+
         return chain
     if kind == "backward1":
         g = ones(N, N)
@@ -125,6 +129,7 @@ def _fn(kind, a, b, c, ones):
             if y is None:  # first call (inside the backend being timed): build the one-op graph
                 y = box["y"] = a + b
             y.backward(g, retain_graph=True)
+
         return backward1
     raise ValueError(kind)
     raise ValueError(kind)
@@ -149,14 +154,19 @@ def _np_fn(kind, a, b, c):
         def backward1():  # y = a + b: both inputs receive g
             ga.__iadd__(g)
             gb.__iadd__(g)
+
         return backward1
     raise ValueError(kind)
 
 
 KINDS = ("add", "matmul", "relu", "chain150", "backward1")
-LABELS = {"add": "fwd a+b (recorded)", "matmul": "fwd a@b (recorded)",
-          "relu": "fwd a.relu() (recorded)", "chain150": "150-op chain fwd+bwd",
-          "backward1": "backward() of one op"}
+LABELS = {
+    "add": "fwd a+b (recorded)",
+    "matmul": "fwd a@b (recorded)",
+    "relu": "fwd a.relu() (recorded)",
+    "chain150": "150-op chain fwd+bwd",
+    "backward1": "backward() of one op",
+}
 
 
 def check():
@@ -186,11 +196,19 @@ def run(s, log=print):
     rows = []
     for kind in KINDS:
         res = measure(cases(kind), s)
-        row = {"workload": "overhead", "case": kind, "label": LABELS[kind], "dtype": "float32",
-               "threads": s.threads, "ops": CHAIN + 1 if kind == "chain150" else 1,
-               "time": {k: v["median"] for k, v in res.items()},
-               "samples": {k: v["samples"] for k, v in res.items()}}
+        row = {
+            "workload": "overhead",
+            "case": kind,
+            "label": LABELS[kind],
+            "dtype": "float32",
+            "threads": s.threads,
+            "ops": CHAIN + 1 if kind == "chain150" else 1,
+            "time": {k: v["median"] for k, v in res.items()},
+            "samples": {k: v["samples"] for k, v in res.items()},
+        }
         rows.append(row)
-        log("  {:26s} ".format(LABELS[kind])
-            + "  ".join(f"{k} {t * 1e6:8.2f} us" for k, t in row["time"].items()))
+        log(
+            f"  {LABELS[kind]:26s} "
+            + "  ".join(f"{k} {t * 1e6:8.2f} us" for k, t in row["time"].items())
+        )
     return rows

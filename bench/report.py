@@ -5,6 +5,7 @@ median time divided by cgrad's median time, both from the same run. Above 1
 cgrad is faster. For GEMM this equals cgrad's GFLOP/s over the other's.
 The performance targets are restated in the same terms.
 """
+
 # SPDX-License-Identifier: MIT
 import json
 import os
@@ -15,8 +16,12 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 
 # The targets, as (column, minimum speedup) or an absolute bound; float32, 2 threads
 GEMM_TARGETS = {"1024^3": {"numpy": 1.30, "torch": 1.05}, "64^3": {"numpy": 1.0}}
-MLP_TARGETS = {"tiny": {"numpy": 1.0}, "small": {"numpy": 1.0},
-               "mnist": {"torch": 1 / 0.6}, "large": {"torch": 1 / 0.9}}
+MLP_TARGETS = {
+    "tiny": {"numpy": 1.0},
+    "small": {"numpy": 1.0},
+    "mnist": {"torch": 1 / 0.6},
+    "large": {"torch": 1 / 0.9},
+}
 
 
 def fmt_time(t):
@@ -41,7 +46,7 @@ def _fmt_ratio(r):
 
 
 def _verdict(checks):
-    """checks: [(value, ok)] -> 'yes' / 'no' / '' """
+    """checks: [(value, ok)] -> 'yes' / 'no' / ''"""
     if not checks:
         return ""
     return "yes" if all(ok for ok in checks) else "no"
@@ -71,8 +76,11 @@ def _targets(row):
 
 def table(rows, peaks=None):
     """One markdown table: per row the figure of each implementation and cgrad's speedups."""
-    head = ("| workload | case | " + " | ".join(LABELS[k] for k in IMPLS)
-            + " | vs NumPy backend | vs NumPy | vs torch | target | met |")
+    head = (
+        "| workload | case | "
+        + " | ".join(LABELS[k] for k in IMPLS)
+        + " | vs NumPy backend | vs NumPy | vs torch | target | met |"
+    )
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for row in rows:
         wl = row["workload"]
@@ -85,14 +93,17 @@ def table(rows, peaks=None):
                 pk = peaks[row["threads"]][row["dtype"]]
                 name += f" ({100 * row['gflops']['cgrad'] / pk:.0f}% of peak)"
         else:
-            name = {"overhead": "per-op 8x8", "elementwise": "kernels",
-                    "mlp": "MLP step"}[wl]
+            name = {"overhead": "per-op 8x8", "elementwise": "kernels", "mlp": "MLP step"}[wl]
             cells = [fmt_time(row["time"].get(k)) for k in IMPLS]
         label = row.get("label", row["case"])
         tgt, ok = _targets(row)
-        lines.append(f"| {name} | {label} | " + " | ".join(cells) + " | "
-                     + " | ".join(_fmt_ratio(_speedup(row, k)) for k in ("cgrad-numpy", "numpy", "torch"))
-                     + f" | {tgt} | {ok} |")
+        lines.append(
+            f"| {name} | {label} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(_fmt_ratio(_speedup(row, k)) for k in ("cgrad-numpy", "numpy", "torch"))
+            + f" | {tgt} | {ok} |"
+        )
     return "\n".join(lines)
 
 
@@ -100,18 +111,25 @@ def memory_table(rows):
     mem = [r for r in rows if r["workload"] == "memory"]
     if not mem:
         return ""
-    lines = ["| implementation | tracemalloc peak, 100 steps | RSS peak above start, 100 steps "
-             "| RSS step 100 → {} | growth | target ≤ 2% |".format(mem[0]["growth_steps"]),
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| implementation | tracemalloc peak, 100 steps | RSS peak above start, 100 steps "
+        "| RSS step 100 → {} | growth | target ≤ 2% |".format(mem[0]["growth_steps"]),
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in mem:
         tm = r.get("tracemalloc_peak")
-        lines.append(f"| {LABELS[r['impl']]} | {tm / 2**20:.2f} MiB | " if tm is not None
-                     else f"| {LABELS[r['impl']]} | (not traced) | ")
-        lines[-1] += (f"{r['rss_peak_over_100'] / 2**20:.2f} MiB | "
-                      f"{r['rss_at_100'] / 2**20:.1f} → "
-                      f"{r['rss_at_' + str(r['growth_steps'])] / 2**20:.1f} MiB | "
-                      f"{r['rss_growth_pct']:+.2f}% | "
-                      f"{'yes' if abs(r['rss_growth_pct']) <= 2 else 'no'} |")
+        lines.append(
+            f"| {LABELS[r['impl']]} | {tm / 2**20:.2f} MiB | "
+            if tm is not None
+            else f"| {LABELS[r['impl']]} | (not traced) | "
+        )
+        lines[-1] += (
+            f"{r['rss_peak_over_100'] / 2**20:.2f} MiB | "
+            f"{r['rss_at_100'] / 2**20:.1f} → "
+            f"{r['rss_at_' + str(r['growth_steps'])] / 2**20:.1f} MiB | "
+            f"{r['rss_growth_pct']:+.2f}% | "
+            f"{'yes' if abs(r['rss_growth_pct']) <= 2 else 'no'} |"
+        )
     return "\n".join(lines)
 
 
@@ -125,6 +143,7 @@ def write_json(doc, path):
 def plot(rows, peaks, path, note=None):
     """Left: MLP-step time per implementation and config. Right: GEMM GFLOP/s against n."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -140,13 +159,22 @@ def plot(rows, peaks, path, note=None):
         bars = ax1.bar(xs, ys, width, label=LABELS[k], color=colors[k])
         for b, y in zip(bars, ys):
             if y == y:
-                ax1.annotate(f"{y:.0f}" if y >= 10 else f"{y:.1f}", (b.get_x() + b.get_width() / 2, y),
-                             ha="center", va="bottom", fontsize=7, rotation=90, xytext=(0, 2),
-                             textcoords="offset points")
+                ax1.annotate(
+                    f"{y:.0f}" if y >= 10 else f"{y:.1f}",
+                    (b.get_x() + b.get_width() / 2, y),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    rotation=90,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
     ax1.set_yscale("log")
     ax1.set_xticks(range(len(mlp)))
-    ax1.set_xticklabels([f"{r['case']}\nbatch {r['batch']}\n{'-'.join(map(str, r['sizes']))}"
-                         for r in mlp], fontsize=8)
+    ax1.set_xticklabels(
+        [f"{r['case']}\nbatch {r['batch']}\n{'-'.join(map(str, r['sizes']))}" for r in mlp],
+        fontsize=8,
+    )
     ax1.set_ylabel("time per training step (µs, log scale; lower is better)")
     ax1.set_title("One MLP training step, float32, 2 threads (median)")
     ax1.legend(fontsize=8, loc="upper left")
@@ -155,29 +183,57 @@ def plot(rows, peaks, path, note=None):
         lo, hi = ax1.get_ylim()
         ax1.set_ylim(lo, hi * 3)
 
-    gemm = [r for r in rows if r["workload"] == "gemm" and r["case"].endswith("^3")
-            and not r["case"].startswith("A")]
+    gemm = [
+        r
+        for r in rows
+        if r["workload"] == "gemm" and r["case"].endswith("^3") and not r["case"].startswith("A")
+    ]
     styles = {("float32", 2): "-", ("float64", 2): "--", ("float32", 1): ":"}
     from matplotlib.lines import Line2D
+
     style_handles = []
     for (dt, th), ls in styles.items():
-        sel = sorted((r for r in gemm if r["dtype"] == dt and r["threads"] == th), key=lambda r: r["M"])
+        sel = sorted(
+            (r for r in gemm if r["dtype"] == dt and r["threads"] == th), key=lambda r: r["M"]
+        )
         if not sel:
             continue
-        style_handles.append(Line2D([], [], color="black", ls=ls, label=f"{dt}, {th} thread{'s' * (th > 1)}"))
+        style_handles.append(
+            Line2D([], [], color="black", ls=ls, label=f"{dt}, {th} thread{'s' * (th > 1)}")
+        )
         for k in ("cgrad", "numpy", "torch"):
             if k not in sel[0]["gflops"]:
                 continue
-            ax2.plot([r["M"] for r in sel], [r["gflops"][k] for r in sel], ls, marker="o", ms=4,
-                     color=colors[k])
-    impl_handles = [Line2D([], [], color=colors[k], marker="o", ms=4,
-                           label={"numpy": "numpy.matmul (OpenBLAS)", "torch": "torch.matmul"}.get(k, LABELS[k]))
-                    for k in ("cgrad", "numpy", "torch") if any(k in r["gflops"] for r in gemm)]
+            ax2.plot(
+                [r["M"] for r in sel],
+                [r["gflops"][k] for r in sel],
+                ls,
+                marker="o",
+                ms=4,
+                color=colors[k],
+            )
+    impl_handles = [
+        Line2D(
+            [],
+            [],
+            color=colors[k],
+            marker="o",
+            ms=4,
+            label={"numpy": "numpy.matmul (OpenBLAS)", "torch": "torch.matmul"}.get(k, LABELS[k]),
+        )
+        for k in ("cgrad", "numpy", "torch")
+        if any(k in r["gflops"] for r in gemm)
+    ]
     for th, dt, ls in ((2, "float32", "-"), (2, "float64", "--")):
         if peaks and th in peaks:
             ax2.axhline(peaks[th][dt], color="black", ls=ls, lw=0.8, alpha=0.6)
-            ax2.annotate(f"measured FMA peak, {dt}, 2 threads: {peaks[th][dt]:.0f}",
-                         (1024, peaks[th][dt]), fontsize=7, va="bottom", ha="right")
+            ax2.annotate(
+                f"measured FMA peak, {dt}, 2 threads: {peaks[th][dt]:.0f}",
+                (1024, peaks[th][dt]),
+                fontsize=7,
+                va="bottom",
+                ha="right",
+            )
     ax2.set_xscale("log", base=2)
     ax2.set_xticks([16, 64, 256, 1024])
     ax2.set_xticklabels(["16", "64", "256", "1024"])

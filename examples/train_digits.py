@@ -31,9 +31,9 @@ def need(module, what):
 
 
 def build():
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(),
-                         nn.Linear(128, 64), nn.ReLU(),
-                         nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
 
 
 @cg.no_grad()
@@ -58,6 +58,7 @@ def main(argv=None):
     tqdm = need("tqdm", "tqdm").tqdm
     need("matplotlib", "matplotlib")
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.datasets import load_digits
@@ -65,13 +66,15 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     digits = load_digits()
-    X = (digits.data / 16.0).astype(np.float32)          # pixels 0..16 -> 0..1
+    X = (digits.data / 16.0).astype(np.float32)  # pixels 0..16 -> 0..1
     y = digits.target.astype(np.int64)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=args.seed, stratify=y)
     xtr, xte = cg.tensor(Xtr), cg.tensor(Xte)
     ttr, tte = cg.tensor(ytr, dtype=cg.int64), cg.tensor(yte, dtype=cg.int64)
-    print(f"cgrad {cg.__version__} (backend {cg.get_backend()!r}, {cg.get_num_threads()} threads); "
-          f"digits: {len(ytr)} train / {len(yte)} test images of 8x8 pixels")
+    print(
+        f"cgrad {cg.__version__} (backend {cg.get_backend()!r}, {cg.get_num_threads()} threads); "
+        f"digits: {len(ytr)} train / {len(yte)} test images of 8x8 pixels"
+    )
 
     cg.manual_seed(args.seed)
     model = build()
@@ -81,11 +84,11 @@ def main(argv=None):
     hist = {"train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
 
     bar = tqdm(range(1, args.epochs + 1), desc="training", unit="epoch", file=sys.stdout)
-    for epoch in bar:
+    for _epoch in bar:
         model.train()
         order = rng.permutation(len(ytr))
         for s in range(0, len(order), args.batch_size):
-            idx = order[s:s + args.batch_size]
+            idx = order[s : s + args.batch_size]
             opt.zero_grad()
             loss = loss_fn(model(xtr[idx]), ttr[idx])
             loss.backward()
@@ -99,8 +102,10 @@ def main(argv=None):
     bar.close()
 
     test_loss, test_acc = hist["test_loss"][-1], hist["test_acc"][-1]
-    print(f"test accuracy: {test_acc:.2%} ({round(test_acc * len(yte))}/{len(yte)}), "
-          f"test loss {test_loss:.4f}")
+    print(
+        f"test accuracy: {test_acc:.2%} ({round(test_acc * len(yte))}/{len(yte)}), "
+        f"test loss {test_loss:.4f}"
+    )
 
     # save, reload into a fresh model, and check it predicts identically
     os.makedirs(args.out, exist_ok=True)
@@ -111,8 +116,10 @@ def main(argv=None):
     fresh.eval()
     with cg.no_grad():
         same = np.array_equal(model(xte).numpy(), fresh(xte).numpy())
-    print(f"saved the weights to {wpath}; the reloaded model's logits are "
-          f"{'identical' if same else 'DIFFERENT'}")
+    print(
+        f"saved the weights to {wpath}; the reloaded model's logits are "
+        f"{'identical' if same else 'DIFFERENT'}"
+    )
     if not same:
         sys.exit("reloaded model does not predict identically")
 
@@ -126,8 +133,12 @@ def main(argv=None):
     a2.plot(ep, hist["train_acc"], label="train")
     a2.plot(ep, hist["test_acc"], label="test")
     a2.axhline(0.95, color="grey", ls=":", lw=1, label="95%")
-    a2.set(xlabel="epoch", ylabel="accuracy", title=f"accuracy (test {test_acc:.1%})",
-           ylim=(0.8, 1.005))
+    a2.set(
+        xlabel="epoch",
+        ylabel="accuracy",
+        title=f"accuracy (test {test_acc:.1%})",
+        ylim=(0.8, 1.005),
+    )
     a2.legend(loc="lower right")
     fig.suptitle("cgrad: 64-128-64-10 ReLU MLP on the 8x8 digits (Adam, cross-entropy)")
     fig.tight_layout()

@@ -17,6 +17,7 @@ import pytest
 
 import cgrad as cg
 from cgrad import _ckernels
+
 from simd_paths import ISAS
 
 BACKENDS = ("c", "numpy")

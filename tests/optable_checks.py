@@ -28,7 +28,7 @@ BACKENDS = {"c": _ckernels, "numpy": numpy_backend}
 
 try:
     import torch
-except ImportError:          # torch is an optional oracle
+except ImportError:  # torch is an optional oracle
     torch = None
 
 
@@ -54,9 +54,9 @@ class Case:
     """One call of an op: float inputs (differentiable), how to call it with
     cgrad, and the same with torch (None: no torch counterpart)."""
 
-    inputs: list                                  # [np.ndarray], float64
-    call: object                                  # call(tensors) -> Tensor
-    torch: object = None                          # torch(torch_tensors) -> torch.Tensor
+    inputs: list  # [np.ndarray], float64
+    call: object  # call(tensors) -> Tensor
+    torch: object = None  # torch(torch_tensors) -> torch.Tensor
     gradcheck: dict = field(default_factory=dict)  # extra cg.gradcheck arguments
 
 
@@ -82,38 +82,60 @@ def cases(r):
     if fam == "unary":
         kw = dict(r.sample) or {p.name: p.default for p in r.params}
         x = _uniform(r, rng, (3, 5))
-        return [Case([x], lambda ts: _unary_form(r)(ts[0], **kw),
-                     tf and (lambda ts: tf(*ts, **kw)))]
+        return [
+            Case([x], lambda ts: _unary_form(r)(ts[0], **kw), tf and (lambda ts: tf(*ts, **kw)))
+        ]
     if fam == "binary":
         out = []
         for sa, sb in (((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1))):
             a, b = _uniform(r, rng, sa), _uniform(r, rng, sb)
-            out.append(Case([a, b], lambda ts: getattr(ts[0], r.method)(ts[1]),
-                            tf and (lambda ts: tf(*ts))))
+            out.append(
+                Case(
+                    [a, b], lambda ts: getattr(ts[0], r.method)(ts[1]), tf and (lambda ts: tf(*ts))
+                )
+            )
         return out
     if fam == "reduce":
         out = []
         for kw in ({}, {"dim": 1}, {"dim": (0, 2), "keepdim": True}):
             x = _uniform(r, rng, (2, 3, 4))
-            out.append(Case([x], lambda ts, kw=kw: getattr(ts[0], r.method)(**kw),
-                            tf and (lambda ts, kw=kw: tf(*ts, **kw))))
+            out.append(
+                Case(
+                    [x],
+                    lambda ts, kw=kw: getattr(ts[0], r.method)(**kw),
+                    tf and (lambda ts, kw=kw: tf(*ts, **kw)),
+                )
+            )
         return out
     if fam == "softmax":
         x = _uniform(r, rng, (3, 4))
-        return [Case([x], lambda ts, d=d: getattr(ts[0], r.method)(d),
-                     tf and (lambda ts, d=d: tf(ts[0], dim=d))) for d in (-1, 0)]
+        return [
+            Case(
+                [x],
+                lambda ts, d=d: getattr(ts[0], r.method)(d),
+                tf and (lambda ts, d=d: tf(ts[0], dim=d)),
+            )
+            for d in (-1, 0)
+        ]
     if fam == "loss":
         out = []
         for red in ("mean", "none", "sum"):
             x = _uniform(r, rng, (3, 4))
             t = _uniform(r, rng, (3, 4), (0.05, 0.95) if "cross_entropy" in r.name else None)
-            out.append(Case([x, t], lambda ts, red=red: getattr(F, r.name)(*ts, reduction=red),
-                            tf and (lambda ts, red=red: tf(*ts, reduction=red))))
+            out.append(
+                Case(
+                    [x, t],
+                    lambda ts, red=red: getattr(F, r.name)(*ts, reduction=red),
+                    tf and (lambda ts, red=red: tf(*ts, reduction=red)),
+                )
+            )
         return out
     maker = SPECIAL.get(r.name)
     if maker is None:
-        fail(r, "no sample call: add a case for this special op to SPECIAL in "
-                "tests/optable_checks.py")
+        fail(
+            r,
+            "no sample call: add a case for this special op to SPECIAL in tests/optable_checks.py",
+        )
     return maker(rng)
 
 
@@ -133,71 +155,140 @@ def _special():
     targets = np.array([0, 2, 1, 2])
     return {
         "matmul": lambda rng: [
-            Case([rng.normal(size=(3, 4)), rng.normal(size=(4, 2))], lambda ts: ts[0] @ ts[1],
-                 torch and (lambda ts: ts[0] @ ts[1])),
-            Case([rng.normal(size=(2, 3, 4)), rng.normal(size=(4,))], lambda ts: ts[0] @ ts[1],
-                 torch and (lambda ts: ts[0] @ ts[1]))],
+            Case(
+                [rng.normal(size=(3, 4)), rng.normal(size=(4, 2))],
+                lambda ts: ts[0] @ ts[1],
+                torch and (lambda ts: ts[0] @ ts[1]),
+            ),
+            Case(
+                [rng.normal(size=(2, 3, 4)), rng.normal(size=(4,))],
+                lambda ts: ts[0] @ ts[1],
+                torch and (lambda ts: ts[0] @ ts[1]),
+            ),
+        ],
         "linear": lambda rng: [
-            Case([rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2,))],
-                 lambda ts: F.linear(*ts), torch and (lambda ts: tF.linear(*ts))),
-            Case([rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2,))],
-                 lambda ts: F.linear(*ts, activation="relu"),
-                 torch and (lambda ts: tF.relu(tF.linear(*ts)))),
-            Case([rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 3))],
-                 lambda ts: F.linear(*ts, activation="gelu_tanh"),
-                 torch and (lambda ts: tF.gelu(tF.linear(*ts), approximate="tanh")))],
+            Case(
+                [rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2,))],
+                lambda ts: F.linear(*ts),
+                torch and (lambda ts: tF.linear(*ts)),
+            ),
+            Case(
+                [rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=(2,))],
+                lambda ts: F.linear(*ts, activation="relu"),
+                torch and (lambda ts: tF.relu(tF.linear(*ts))),
+            ),
+            Case(
+                [rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 3))],
+                lambda ts: F.linear(*ts, activation="gelu_tanh"),
+                torch and (lambda ts: tF.gelu(tF.linear(*ts), approximate="tanh")),
+            ),
+        ],
         "cross_entropy": lambda rng: [
-            Case([rng.normal(size=(4, 3))], lambda ts: F.cross_entropy(ts[0], cg.tensor(targets, dtype=cg.int64)),
-                 torch and (lambda ts: tF.cross_entropy(ts[0], torch.tensor(targets))))],
+            Case(
+                [rng.normal(size=(4, 3))],
+                lambda ts: F.cross_entropy(ts[0], cg.tensor(targets, dtype=cg.int64)),
+                torch and (lambda ts: tF.cross_entropy(ts[0], torch.tensor(targets))),
+            )
+        ],
         "cross_entropy_prob": lambda rng: [
-            Case([rng.normal(size=(4, 3)), rng.dirichlet(np.ones(3), size=4)],
-                 lambda ts: F.cross_entropy(*ts), torch and (lambda ts: tF.cross_entropy(*ts)))],
+            Case(
+                [rng.normal(size=(4, 3)), rng.dirichlet(np.ones(3), size=4)],
+                lambda ts: F.cross_entropy(*ts),
+                torch and (lambda ts: tF.cross_entropy(*ts)),
+            )
+        ],
         "nll_loss": lambda rng: [
-            Case([rng.normal(size=(4, 3))], lambda ts: F.nll_loss(ts[0], cg.tensor(targets, dtype=cg.int64)),
-                 torch and (lambda ts: tF.nll_loss(ts[0], torch.tensor(targets))))],
-        "dropout": lambda rng: [
-            Case([rng.normal(size=(3, 4))], _seeded_dropout)],
+            Case(
+                [rng.normal(size=(4, 3))],
+                lambda ts: F.nll_loss(ts[0], cg.tensor(targets, dtype=cg.int64)),
+                torch and (lambda ts: tF.nll_loss(ts[0], torch.tensor(targets))),
+            )
+        ],
+        "dropout": lambda rng: [Case([rng.normal(size=(3, 4))], _seeded_dropout)],
         "reshape": lambda rng: [
-            Case([rng.normal(size=(3, 4))], lambda ts: ts[0].reshape(2, 6),
-                 torch and (lambda ts: ts[0].reshape(2, 6)))],
+            Case(
+                [rng.normal(size=(3, 4))],
+                lambda ts: ts[0].reshape(2, 6),
+                torch and (lambda ts: ts[0].reshape(2, 6)),
+            )
+        ],
         "permute": lambda rng: [
-            Case([rng.normal(size=(2, 3, 4))], lambda ts: ts[0].permute(2, 0, 1),
-                 torch and (lambda ts: ts[0].permute(2, 0, 1)))],
+            Case(
+                [rng.normal(size=(2, 3, 4))],
+                lambda ts: ts[0].permute(2, 0, 1),
+                torch and (lambda ts: ts[0].permute(2, 0, 1)),
+            )
+        ],
         "expand": lambda rng: [
-            Case([rng.normal(size=(3, 1))], lambda ts: ts[0].expand(2, 3, 4),
-                 torch and (lambda ts: ts[0].expand(2, 3, 4)))],
+            Case(
+                [rng.normal(size=(3, 1))],
+                lambda ts: ts[0].expand(2, 3, 4),
+                torch and (lambda ts: ts[0].expand(2, 3, 4)),
+            )
+        ],
         "index": lambda rng: [
-            Case([rng.normal(size=(4, 3))], lambda ts: ts[0][1:3, ::2],
-                 torch and (lambda ts: ts[0][1:3, ::2])),
-            Case([rng.normal(size=(4, 3))], lambda ts: ts[0][[0, 2, 2]],
-                 torch and (lambda ts: ts[0][[0, 2, 2]]))],
+            Case(
+                [rng.normal(size=(4, 3))],
+                lambda ts: ts[0][1:3, ::2],
+                torch and (lambda ts: ts[0][1:3, ::2]),
+            ),
+            Case(
+                [rng.normal(size=(4, 3))],
+                lambda ts: ts[0][[0, 2, 2]],
+                torch and (lambda ts: ts[0][[0, 2, 2]]),
+            ),
+        ],
         "cat": lambda rng: [
-            Case([rng.normal(size=(2, 3)), rng.normal(size=(1, 3))], lambda ts: cg.cat(ts, 0),
-                 torch and (lambda ts: torch.cat(ts, 0)))],
+            Case(
+                [rng.normal(size=(2, 3)), rng.normal(size=(1, 3))],
+                lambda ts: cg.cat(ts, 0),
+                torch and (lambda ts: torch.cat(ts, 0)),
+            )
+        ],
         "stack": lambda rng: [
-            Case([rng.normal(size=(2, 3)), rng.normal(size=(2, 3))], lambda ts: cg.stack(ts, 1),
-                 torch and (lambda ts: torch.stack(ts, 1)))],
+            Case(
+                [rng.normal(size=(2, 3)), rng.normal(size=(2, 3))],
+                lambda ts: cg.stack(ts, 1),
+                torch and (lambda ts: torch.stack(ts, 1)),
+            )
+        ],
         "cast": lambda rng: [
-            Case([rng.normal(size=(2, 3))], lambda ts: ts[0].to(cg.float32),
-                 torch and (lambda ts: ts[0].to(torch.float32)), {"eps": 1e-2})],
+            Case(
+                [rng.normal(size=(2, 3))],
+                lambda ts: ts[0].to(cg.float32),
+                torch and (lambda ts: ts[0].to(torch.float32)),
+                {"eps": 1e-2},
+            )
+        ],
         "clone": lambda rng: [
-            Case([rng.normal(size=(2, 3))], lambda ts: ts[0].clone(),
-                 torch and (lambda ts: ts[0].clone()))],
+            Case(
+                [rng.normal(size=(2, 3))],
+                lambda ts: ts[0].clone(),
+                torch and (lambda ts: ts[0].clone()),
+            )
+        ],
         "fill": lambda rng: [
-            Case([rng.normal(size=(2, 3))], lambda ts: (ts[0] * 1).fill_(0.5),
-                 torch and (lambda ts: (ts[0] * 1).fill_(0.5)))],
+            Case(
+                [rng.normal(size=(2, 3))],
+                lambda ts: (ts[0] * 1).fill_(0.5),
+                torch and (lambda ts: (ts[0] * 1).fill_(0.5)),
+            )
+        ],
         "copy": lambda rng: [
-            Case([rng.normal(size=(2, 3)), rng.normal(size=(3,))],
-                 lambda ts: (ts[0] * 1).copy_(ts[1]),
-                 torch and (lambda ts: (ts[0] * 1).copy_(ts[1])))],
+            Case(
+                [rng.normal(size=(2, 3)), rng.normal(size=(3,))],
+                lambda ts: (ts[0] * 1).copy_(ts[1]),
+                torch and (lambda ts: (ts[0] * 1).copy_(ts[1])),
+            )
+        ],
         "setitem": lambda rng: [
-            Case([rng.normal(size=(3, 3)), rng.normal(size=(3,))], _setitem,
-                 torch and _setitem)],
+            Case([rng.normal(size=(3, 3)), rng.normal(size=(3,))], _setitem, torch and _setitem)
+        ],
     }
 
 
 def _seeded_dropout(ts):
-    cg.manual_seed(7)                  # the same mask on every call (gradcheck calls it often)
+    cg.manual_seed(7)  # the same mask on every call (gradcheck calls it often)
     return F.dropout(ts[0], 0.25)
 
 
@@ -239,11 +330,16 @@ def check_op_class(r):
     """An op class is bound to the row, with the row's name and saves."""
     cls = ops.OP_CLASSES.get(r.name)
     check(r, cls is not None, "no op class is bound to this row (ops.OP_CLASSES)")
-    check(r, cls.name == r.name and cls.row.name == r.name, f"op class {cls.__name__} has "
-                                                            f"name {cls.name!r}")
-    check(r, cls.saves == r.saved_inputs and cls.saves_output == r.saves_output,
-          f"op class {cls.__name__} saves {cls.saves}/{cls.saves_output}, the row says "
-          f"{r.saves}")
+    check(
+        r,
+        cls.name == r.name and cls.row.name == r.name,
+        f"op class {cls.__name__} has name {cls.name!r}",
+    )
+    check(
+        r,
+        cls.saves == r.saved_inputs and cls.saves_output == r.saves_output,
+        f"op class {cls.__name__} saves {cls.saves}/{cls.saves_output}, the row says {r.saves}",
+    )
 
 
 def check_surface(r):
@@ -272,8 +368,11 @@ def check_formula(r):
 def check_docs(r):
     """docs/api.md holds the row's generated reference entry, up to date."""
     text = (ROOT / "docs" / "api.md").read_text()
-    check(r, _gen_api().entry(r) in text,
-          "docs/api.md has no up-to-date entry: run python tools/gen_api.py")
+    check(
+        r,
+        _gen_api().entry(r) in text,
+        "docs/api.md has no up-to-date entry: run python tools/gen_api.py",
+    )
 
 
 def check_saves(r):
@@ -286,10 +385,16 @@ def check_saves(r):
     check(r, r.name in table, "the C unary table (csrc/unary_impl.h, CG_UNARY_OPS) has no entry")
     reads, nparams = table[r.name]
     want = ("x" if "x" in r.saves else "") + ("y" if "out" in r.saves else "")
-    check(r, reads == want, f"the C kernel's backward reads {reads or 'nothing'!r}, the row "
-                            f"saves {r.saves}")
-    check(r, nparams == len(r.params), f"the C kernel takes {nparams} parameters, the row "
-                                       f"declares {len(r.params)}")
+    check(
+        r,
+        reads == want,
+        f"the C kernel's backward reads {reads or 'nothing'!r}, the row saves {r.saves}",
+    )
+    check(
+        r,
+        nparams == len(r.params),
+        f"the C kernel takes {nparams} parameters, the row declares {len(r.params)}",
+    )
     cls = ops.OP_CLASSES[r.name]
     kw = dict(r.sample) or {p.name: p.default for p in r.params}
     params = tuple(p.convert(r.name, p.name, kw[p.name]) for p in r.params)
@@ -299,8 +404,13 @@ def check_saves(r):
         getattr(mod, cls.kernels[0])(y, x, *params)
         dx = np.zeros_like(x)
         try:
-            getattr(mod, cls.kernels[1])(dx, np.ones_like(x), x if "x" in r.saves else None,
-                                         y if "out" in r.saves else None, *params)
+            getattr(mod, cls.kernels[1])(
+                dx,
+                np.ones_like(x),
+                x if "x" in r.saves else None,
+                y if "out" in r.saves else None,
+                *params,
+            )
         except (ValueError, TypeError) as e:
             fail(r, f"the {bname} backward kernel needs more than the row saves ({e})")
 
@@ -314,19 +424,30 @@ def check_forward(r, backend, dtype):
             got = case.call(_tensors(case.inputs, dtype, False))
         with cg.use_backend("numpy"):
             ref = case.call(_tensors(case.inputs, dtype, False))
-        check(r, got.dtype == ref.dtype and got.shape == ref.shape,
-              f"case {k}: {backend} gives {got.dtype} {got.shape}, the NumPy reference "
-              f"{ref.dtype} {ref.shape}")
+        check(
+            r,
+            got.dtype == ref.dtype and got.shape == ref.shape,
+            f"case {k}: {backend} gives {got.dtype} {got.shape}, the NumPy reference "
+            f"{ref.dtype} {ref.shape}",
+        )
         if not np.allclose(got.numpy(), ref.numpy(), equal_nan=True, **tol):
-            fail(r, f"case {k}: the {backend} forward differs from the NumPy reference by "
-                    f"{np.nanmax(np.abs(got.numpy() - ref.numpy())):.3g}")
+            fail(
+                r,
+                f"case {k}: the {backend} forward differs from the NumPy reference by "
+                f"{np.nanmax(np.abs(got.numpy() - ref.numpy())):.3g}",
+            )
         if case.torch is not None:
-            tt = [torch.tensor(a, dtype=torch.float32 if dtype == np.float32 else torch.float64)
-                  for a in case.inputs]
+            tt = [
+                torch.tensor(a, dtype=torch.float32 if dtype == np.float32 else torch.float64)
+                for a in case.inputs
+            ]
             want = case.torch(tt).detach().numpy()
             if not np.allclose(got.numpy(), want, equal_nan=True, **tol):
-                fail(r, f"case {k}: the {backend} forward differs from torch ({r.torch}) by "
-                        f"{np.nanmax(np.abs(got.numpy() - want)):.3g}")
+                fail(
+                    r,
+                    f"case {k}: the {backend} forward differs from torch ({r.torch}) by "
+                    f"{np.nanmax(np.abs(got.numpy() - want)):.3g}",
+                )
 
 
 def check_gradcheck(r, backend):
@@ -337,12 +458,19 @@ def check_gradcheck(r, backend):
         with cg.use_backend(backend):
             ts = _tensors(case.inputs, cg.float64)
             node = _entry(r, case.call(ts))
-            if r.fast and r.family in ("unary", "binary") and case.inputs[0].shape == \
-                    case.inputs[-1].shape:
-                check(r, node.compiled, f"case {k}: the row has a fast path, but the "
-                                        "recorded entry is not a compiled one")
+            if (
+                r.fast
+                and r.family in ("unary", "binary")
+                and case.inputs[0].shape == case.inputs[-1].shape
+            ):
+                check(
+                    r,
+                    node.compiled,
+                    f"case {k}: the row has a fast path, but the "
+                    "recorded entry is not a compiled one",
+                )
             try:
-                cg.gradcheck(lambda *xs: case.call(list(xs)), ts, **case.gradcheck)
+                cg.gradcheck(lambda *xs, case=case: case.call(list(xs)), ts, **case.gradcheck)
             except cg.GradcheckError as e:
                 fail(r, f"case {k}: gradcheck on the {backend} backend: {e}")
 
@@ -357,14 +485,29 @@ def check_explain(r):
     trace = cg.explain(out.sum())
     steps = [s for s in trace.steps if s.op == r.name]
     check(r, bool(steps), "cg.explain shows no step for it")
-    check(r, steps[0].formula == r.formula, f"cg.explain shows the formula "
-                                            f"{steps[0].formula!r}, the row has {r.formula!r}")
+    check(
+        r,
+        steps[0].formula == r.formula,
+        f"cg.explain shows the formula {steps[0].formula!r}, the row has {r.formula!r}",
+    )
     if r.family == "unary":
         check(r, bool(steps[0].local), "cg.explain shows no local derivative values")
         local = np.broadcast_to(steps[0].local[0][1], case.inputs[0].shape)
-        np.testing.assert_allclose(local, ts[0].grad.numpy(), rtol=1e-12, atol=1e-15,
-                                   err_msg=f"{r.name}: explain's local derivative")
+        np.testing.assert_allclose(
+            local,
+            ts[0].grad.numpy(),
+            rtol=1e-12,
+            atol=1e-15,
+            err_msg=f"{r.name}: explain's local derivative",
+        )
 
 
-ROW_CHECKS = [check_kernels, check_op_class, check_surface, check_formula, check_docs,
-              check_saves, check_explain]
+ROW_CHECKS = [
+    check_kernels,
+    check_op_class,
+    check_surface,
+    check_formula,
+    check_docs,
+    check_saves,
+    check_explain,
+]

@@ -33,7 +33,9 @@ def const(v, dtype=F64):
 def close(actual, expected, rtol=1e-12, atol=1e-12):
     if isinstance(actual, cg.Tensor):
         actual = arr(actual)
-    np.testing.assert_allclose(np.asarray(actual, dtype=F64), np.asarray(expected, dtype=F64), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=F64), np.asarray(expected, dtype=F64), rtol=rtol, atol=atol
+    )
 
 
 def grad_of(t):
@@ -90,8 +92,8 @@ def test_grad_fn_name_matmul(backend, fn, name):
         lambda x: x - x,
         lambda x: x * 2,
         lambda x: x / 2,
-        lambda x: x ** 2,
-        lambda x: 2 ** x,
+        lambda x: x**2,
+        lambda x: 2**x,
         lambda x: -x,
         lambda x: x.exp(),
         lambda x: x.sum(),
@@ -126,9 +128,9 @@ def test_grad_fn_names_distinguish_ops(backend):
 
 def test_backward_accumulates_across_calls(backend):
     x = leaf([1.0, -2.0, 3.0])
-    (x * x).sum().backward()            # d/dx sum x^2 = 2x
+    (x * x).sum().backward()  # d/dx sum x^2 = 2x
     close(grad_of(x), [2.0, -4.0, 6.0])
-    (3.0 * x).sum().backward()          # + 3
+    (3.0 * x).sum().backward()  # + 3
     close(grad_of(x), [5.0, -1.0, 9.0])
     x.grad = None
     (x * x).sum().backward()
@@ -174,7 +176,7 @@ def test_retain_grad_keeps_non_leaf_grad(backend):
     h.retain_grad()
     y = (h * h).sum()
     y.backward()
-    close(grad_of(h), 2 * np.array([3.0, 6.0]))     # dy/dh = 2h
+    close(grad_of(h), 2 * np.array([3.0, 6.0]))  # dy/dh = 2h
     close(grad_of(x), [18.0, 36.0])
 
 
@@ -206,7 +208,7 @@ def test_fan_out_x_times_x(backend):
 def test_fan_out_intermediate_used_three_times(backend):
     x = leaf([0.5, 2.0])
     h = x * 2.0
-    y = (h + h * h + h.exp()).sum()     # dy/dh = 1 + 2h + e^h ; dh/dx = 2
+    y = (h + h * h + h.exp()).sum()  # dy/dh = 1 + 2h + e^h ; dh/dx = 2
     y.backward()
     h_ = 2 * np.array([0.5, 2.0])
     close(grad_of(x), 2 * (1 + 2 * h_ + np.exp(h_)))
@@ -241,7 +243,14 @@ def test_same_leaf_in_two_branches_of_matmul(backend):
 
 @pytest.mark.parametrize(
     "sa, sb",
-    [((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((2, 3, 4), (3, 1)), ((), (2, 3)), ((1,), (5,)), ((2, 1, 4), (1, 3, 1))],
+    [
+        ((3, 1), (1, 4)),
+        ((2, 3, 4), (4,)),
+        ((2, 3, 4), (3, 1)),
+        ((), (2, 3)),
+        ((1,), (5,)),
+        ((2, 1, 4), (1, 3, 1)),
+    ],
 )
 @pytest.mark.parametrize("opname", ["add", "sub", "mul", "div"])
 def test_broadcast_grad_is_summed_back_to_shape(backend, sa, sb, opname, rng):
@@ -257,7 +266,7 @@ def test_broadcast_grad_is_summed_back_to_shape(backend, sa, sb, opname, rng):
     elif opname == "mul":
         y, da, db = a * b, g * bv, g * av
     else:
-        y, da, db = a / b, g / bv, -g * av / bv ** 2
+        y, da, db = a / b, g / bv, -g * av / bv**2
     y.backward(const(g))
 
     def reduce_to(x, shape):
@@ -338,7 +347,12 @@ def test_backward_gradient_shape_mismatch_raises(backend):
 
 @pytest.mark.parametrize(
     "fn",
-    [lambda x: (x * x).sum(), lambda x: x.exp().sum(), lambda x: (x @ x.T).sum(), lambda x: x.tanh().sum()],
+    [
+        lambda x: (x * x).sum(),
+        lambda x: x.exp().sum(),
+        lambda x: (x @ x.T).sum(),
+        lambda x: x.tanh().sum(),
+    ],
     ids=["mul", "exp", "matmul", "tanh"],
 )
 def test_second_backward_through_freed_graph_raises(backend, fn):
@@ -355,13 +369,13 @@ def test_second_backward_through_freed_graph_raises(backend, fn):
 
 def test_retain_graph_allows_second_backward(backend):
     x = leaf([1.0, 2.0])
-    y = (x * x).exp().sum()    # dy/dx = 2x e^{x^2}
+    y = (x * x).exp().sum()  # dy/dx = 2x e^{x^2}
     y.backward(retain_graph=True)
     expected = 2 * np.array([1.0, 2.0]) * np.exp(np.array([1.0, 4.0]))
     close(grad_of(x), expected, rtol=1e-12)
     y.backward(retain_graph=True)
     close(grad_of(x), 2 * expected, rtol=1e-12)
-    y.backward()                # last one frees
+    y.backward()  # last one frees
     close(grad_of(x), 3 * expected, rtol=1e-12)
     with pytest.raises(RuntimeError):
         y.backward()
@@ -395,7 +409,7 @@ def test_shared_subgraph_with_retain_graph(backend):
 def test_cg_grad_returns_tuple_and_leaves_grad_untouched(backend):
     x = leaf([1.0, 2.0])
     w = leaf([3.0, -1.0])
-    y = (x * w * x).sum()          # dy/dx = 2 x w, dy/dw = x^2
+    y = (x * w * x).sum()  # dy/dx = 2 x w, dy/dw = x^2
     gs = cg.grad(y, (x, w))
     assert isinstance(gs, tuple) and len(gs) == 2
     close(gs[0], 2 * np.array([1.0, 2.0]) * np.array([3.0, -1.0]))
@@ -414,7 +428,7 @@ def test_cg_grad_does_not_touch_existing_grad(backend):
 
 def test_cg_grad_single_tensor_input(backend):
     x = leaf([1.0, 2.0])
-    gs = cg.grad((x ** 3).sum(), x)
+    gs = cg.grad((x**3).sum(), x)
     assert isinstance(gs, tuple) and len(gs) == 1
     close(gs[0], 3 * np.array([1.0, 4.0]), rtol=1e-12)
 
@@ -484,7 +498,7 @@ def test_no_grad_context_manager(backend):
     with cg.no_grad():
         assert cg.is_grad_enabled() is False
         y = x * 2
-        z = (x @ x)
+        z = x @ x
     assert cg.is_grad_enabled() is True
     for t in (y, z):
         assert t.requires_grad is False
@@ -572,7 +586,7 @@ def test_no_grad_inplace_update_of_leaf(backend):
     w = leaf([1.0, 2.0])
     (w * w).sum().backward()
     with cg.no_grad():
-        w.sub_(0.5 * w.grad)    # w - 0.5 * 2w = 0
+        w.sub_(0.5 * w.grad)  # w - 0.5 * 2w = 0
     close(w, [0.0, 0.0])
     assert w.requires_grad is True and w.is_leaf is True and w.grad_fn is None
     w.grad = None
@@ -634,7 +648,7 @@ def test_custom_function_multiple_inputs_and_non_tensor_arg(backend):
 
 def test_custom_function_composes_with_builtin_ops(backend):
     x = leaf([0.5, 1.5])
-    y = (_Square.apply(x.exp()) + x).sum()    # d/dx e^{2x} + x = 2 e^{2x} + 1
+    y = (_Square.apply(x.exp()) + x).sum()  # d/dx e^{2x} + x = 2 e^{2x} + 1
     y.backward()
     close(grad_of(x), 2 * np.exp(2 * np.array([0.5, 1.5])) + 1, rtol=1e-12)
 
@@ -679,7 +693,7 @@ def test_custom_function_saved_tensors(backend):
 def test_inplace_change_to_saved_constant_makes_backward_raise(backend):
     x = leaf([1.0, 2.0])
     c = const([3.0, 4.0])
-    y = (x * c).sum()          # mul saves c to compute dx
+    y = (x * c).sum()  # mul saves c to compute dx
     c.mul_(2.0)
     with pytest.raises(RuntimeError):
         y.backward()
@@ -688,7 +702,7 @@ def test_inplace_change_to_saved_constant_makes_backward_raise(backend):
 def test_inplace_change_to_saved_matmul_operand_raises(backend):
     W = leaf(np.ones((3, 2)))
     inp = const(np.arange(6.0).reshape(2, 3))
-    y = (inp @ W).sum()        # dW = inp^T @ g needs inp
+    y = (inp @ W).sum()  # dW = inp^T @ g needs inp
     inp.fill_(0.0)
     with pytest.raises(RuntimeError):
         y.backward()
@@ -750,7 +764,7 @@ def test_inplace_on_leaf_requiring_grad_outside_no_grad_raises(backend, op):
         op(w)
     close(w, [1.0, 2.0])  # unchanged
     with cg.no_grad():
-        op(w)             # allowed under no_grad
+        op(w)  # allowed under no_grad
     assert w.requires_grad is True and w.is_leaf is True
 
 
@@ -795,7 +809,7 @@ def test_detach(backend):
     h = x * 3
     hd = h.detach()
     assert hd.requires_grad is False and hd.grad_fn is None
-    (x * hd).sum().backward()     # hd is a constant: d/dx = hd = 3x
+    (x * hd).sum().backward()  # hd is a constant: d/dx = hd = 3x
     close(grad_of(x), [3.0, 6.0])
 
 
@@ -942,7 +956,7 @@ def test_long_chain_gradient_value(backend):
     for _ in range(n):
         y = y * a
     y.sum().backward()
-    close(grad_of(x), [a ** n], rtol=1e-9)
+    close(grad_of(x), [a**n], rtol=1e-9)
 
 
 # ----------------------------------------------------------------------
@@ -1007,7 +1021,7 @@ def test_concurrent_backward_in_threads(backend):
                 y.backward()
                 xv, wv = np.full(8, float(k)), np.arange(8.0)
                 t = np.tanh(xv * wv)
-                gx = (1 - t ** 2) * wv * xv + t
+                gx = (1 - t**2) * wv * xv + t
                 np.testing.assert_allclose(arr(x.grad), gx, rtol=1e-12, atol=1e-12)
             results[k] = True
         except Exception as e:  # pragma: no cover - reported below

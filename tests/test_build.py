@@ -54,9 +54,22 @@ def no_openmp_build(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("noomp")
     env = dict(os.environ, CGRAD_NO_OPENMP="1")
     proc = subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_ext",
-         "--build-lib", str(tmp / "lib"), "--build-temp", str(tmp / "tmp")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "setup.py",
+            "-q",
+            "build_ext",
+            "--build-lib",
+            str(tmp / "lib"),
+            "--build-temp",
+            str(tmp / "tmp"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "building without OpenMP" in proc.stderr
     (so,) = glob.glob(str(tmp / "lib" / "cgrad" / "_ckernels*.so"))
@@ -78,8 +91,9 @@ def test_no_openmp_build_matches_openmp_build(no_openmp_build):
     at = np.ascontiguousarray(a.transpose(0, 2, 1))
     data = str(tmp / "in.npz")
     np.savez(data, a=a, b=b, at=at)
-    proc = subprocess.run([sys.executable, "-c", CHILD, so, data],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, so, data], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = np.load(data.replace(".npz", "_out.npz"))
 

@@ -37,9 +37,11 @@ def _env():
 
 def _state(seed, n=64):
     r = np.random.default_rng(seed)
-    return {"w": r.standard_normal((n, n)).astype(np.float32),
-            "b": r.standard_normal(n).astype(np.float64),
-            "i": np.arange(5, dtype=np.int64)}
+    return {
+        "w": r.standard_normal((n, n)).astype(np.float32),
+        "b": r.standard_normal(n).astype(np.float64),
+        "i": np.arange(5, dtype=np.int64),
+    }
 
 
 def _same(a, b):
@@ -82,8 +84,9 @@ def test_sigkill_during_save_keeps_previous_file(tmp_path):
     before = path.read_bytes()
     child = tmp_path / "child.py"
     child.write_text(KILL_MID_WRITE)
-    p = subprocess.Popen([sys.executable, str(child), str(path)], stdout=subprocess.PIPE,
-                         text=True, env=_env())
+    p = subprocess.Popen(
+        [sys.executable, str(child), str(path)], stdout=subprocess.PIPE, text=True, env=_env()
+    )
     try:
         line = p.stdout.readline()
         assert line.strip() == "PARTIAL", line
@@ -125,8 +128,12 @@ def test_sigkill_at_random_moments_always_leaves_a_whole_file(tmp_path):
     child.write_text(KILL_ANYWHERE)
     rng = np.random.default_rng(5)
     for trial in range(4):
-        p = subprocess.Popen([sys.executable, str(child), str(path), str(n)],
-                             stdout=subprocess.PIPE, text=True, env=_env())
+        p = subprocess.Popen(
+            [sys.executable, str(child), str(path), str(n)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
         assert p.stdout.readline().strip() == "READY"
         time.sleep(float(rng.uniform(0.05, 0.4)))
         p.send_signal(signal.SIGKILL)
@@ -203,20 +210,30 @@ DAMAGE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("nested", [False, pytest.param(True, marks=pytest.mark.slow)],
-                         ids=["state_dict", "optimizer_state"])
+@pytest.mark.parametrize(
+    "nested",
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+    ids=["state_dict", "optimizer_state"],
+)
 def test_truncated_or_corrupted_files_raise_clearly_and_never_crash(tmp_path, nested):
     good = tmp_path / "good.npz"
     if nested:
-        obj = {"state": {0: {"m": np.ones(50, np.float32), "step": 3}},
-               "param_groups": [{"lr": 0.1, "params": [0]}]}
+        obj = {
+            "state": {0: {"m": np.ones(50, np.float32), "step": 3}},
+            "param_groups": [{"lr": 0.1, "params": [0]}],
+        }
     else:
         obj = _state(3, n=24)
     cg.save(obj, good)
     child = tmp_path / "damage.py"
     child.write_text(DAMAGE)
-    proc = subprocess.run([sys.executable, str(child), str(good), str(tmp_path / "bad.npz")],
-                          capture_output=True, text=True, timeout=120, env=_env())
+    proc = subprocess.run(
+        [sys.executable, str(child), str(good), str(tmp_path / "bad.npz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
     assert proc.returncode == 0, f"load crashed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["cases"] > 450
@@ -229,6 +246,7 @@ def test_load_missing_file_raises_file_not_found(tmp_path):
 
 
 # ----------------------------------------------------------- no unpickling
+
 
 class _Boom:
     """Unpickling this writes a marker file (what an attacker's payload would do)."""
@@ -245,7 +263,7 @@ def test_load_refuses_object_arrays_and_never_unpickles(tmp_path):
     evil = np.empty(1, dtype=object)
     evil[0] = _Boom(str(marker))
     path = tmp_path / "evil.npz"
-    np.savez(path, w=np.ones(3, np.float32), payload=evil)   # numpy pickles the object array
+    np.savez(path, w=np.ones(3, np.float32), payload=evil)  # numpy pickles the object array
     with zipfile.ZipFile(path) as z:
         assert any(n.startswith("payload") for n in z.namelist())
     with pytest.raises(ValueError, match="load"):
@@ -276,13 +294,15 @@ def test_load_refuses_a_pickle_member_inside_the_zip(tmp_path):
     except ValueError as e:
         assert "load" in str(e)
     else:
-        assert all(isinstance(v, np.ndarray) and v.dtype.kind != "O" for v in d.values()), \
+        assert all(isinstance(v, np.ndarray) and v.dtype.kind != "O" for v in d.values()), (
             f"load returned non-array values: {[type(v).__name__ for v in d.values()]}"
+        )
     assert not marker.exists()
 
 
 def _npy_bytes(a):
     import io
+
     buf = io.BytesIO()
     np.save(buf, a)
     return buf.getvalue()

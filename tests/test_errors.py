@@ -53,7 +53,14 @@ def test_matmul_mismatch_with_grad_inputs_records_nothing(backend):
 
 @pytest.mark.parametrize(
     "sa, sb",
-    [((3,), (4,)), ((4,), (3, 5)), ((3, 4), (3,)), ((2, 3, 4), (2, 5, 6)), ((2, 3, 4), (3, 4, 5)), ((7, 2, 3), (4, 3, 1))],
+    [
+        ((3,), (4,)),
+        ((4,), (3, 5)),
+        ((3, 4), (3,)),
+        ((2, 3, 4), (2, 5, 6)),
+        ((2, 3, 4), (3, 4, 5)),
+        ((7, 2, 3), (4, 3, 1)),
+    ],
 )
 def test_matmul_mismatches_name_both_shapes(backend, sa, sb):
     a, b = cg.tensor(np.ones(sa)), cg.tensor(np.ones(sb))
@@ -75,7 +82,7 @@ _BIN = [
     ("sub", lambda a, b: a - b, r"sub|-"),
     ("mul", lambda a, b: a * b, r"mul|\*"),
     ("div", lambda a, b: a / b, r"div|/"),
-    ("pow", lambda a, b: a ** b, r"pow|\*\*"),
+    ("pow", lambda a, b: a**b, r"pow|\*\*"),
 ]
 
 
@@ -183,8 +190,19 @@ def test_transpose_and_permute_bad_dims(backend):
         [object()],
         object(),
     ],
-    ids=["complex", "list_complex", "nd_complex128", "nd_complex64", "str", "list_str", "nd_str",
-         "nd_object_mixed", "nd_object_floats", "list_object", "object"],
+    ids=[
+        "complex",
+        "list_complex",
+        "nd_complex128",
+        "nd_complex64",
+        "str",
+        "list_str",
+        "nd_str",
+        "nd_object_mixed",
+        "nd_object_floats",
+        "list_object",
+        "object",
+    ],
 )
 def test_bad_data_raises_type_error(data):
     with pytest.raises(TypeError):

@@ -49,7 +49,7 @@ def test_steps_run_in_reverse_forward_order_with_shapes_and_sent_grads():
     assert relu.out_shape == (1, 3) and relu.inputs[0][1] == (1, 3)
     np.testing.assert_array_equal(relu.upstream, [[1, 1, 1]])
     lab, local = relu.local[0]
-    np.testing.assert_array_equal(local, [[1, 0, 1]])       # 1[2x > 0]
+    np.testing.assert_array_equal(local, [[1, 0, 1]])  # 1[2x > 0]
     np.testing.assert_array_equal(relu.sent[0].grad, [[1, 0, 1]])
     mul = trace.step("mul")
     assert mul.sent[0].input == "x"
@@ -126,7 +126,7 @@ def test_markdown_and_text_tables():
     md = trace.to_markdown()
     lines = md.splitlines()
     assert lines[0].startswith("| # | op |") and lines[1].startswith("|---|")
-    assert sum(1 for l in lines if l.startswith("| ")) == 1 + len(trace.steps)
+    assert sum(1 for line in lines if line.startswith("| ")) == 1 + len(trace.steps)
     assert "fan-out: sum of 2 uses" in md
     text = str(trace)
     assert text.splitlines()[1].startswith("+-")
@@ -146,7 +146,12 @@ def test_explain_frees_the_graph_and_requires_grad():
 def test_every_op_has_a_formula():
     import cgrad.ops as ops
     import cgrad.ops_nn as ops_nn
-    names = {c.name for m in (ops, ops_nn) for c in vars(m).values()
-             if isinstance(c, type) and issubclass(c, ops.Op) and c.name not in ("op",)}
+
+    names = {
+        c.name
+        for m in (ops, ops_nn)
+        for c in vars(m).values()
+        if isinstance(c, type) and issubclass(c, ops.Op) and c.name not in ("op",)
+    }
     missing = names - set(FORMULAS)
     assert not missing, missing

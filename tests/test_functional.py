@@ -103,41 +103,69 @@ def _nll_grad(x, t, w):
 
 
 LOSSES = {
-    "mse": dict(make=_mse_make, cls=False,
-                module=lambda r: nn.MSELoss(reduction=r), fn=lambda x, y, r: F.mse_loss(x, y, reduction=r),
-                none=lambda x, y: (x - y) ** 2,
-                grad=lambda x, y, w: 2 * (x - y) * w,
-                torch="mse_loss"),
-    "l1": dict(make=_l1_make, cls=False,
-               module=lambda r: nn.L1Loss(reduction=r), fn=lambda x, y, r: F.l1_loss(x, y, reduction=r),
-               none=lambda x, y: np.abs(x - y),
-               grad=lambda x, y, w: np.sign(x - y) * w,
-               torch="l1_loss"),
-    "bce": dict(make=_bce_make, cls=False,
-                module=lambda r: nn.BCELoss(reduction=r),
-                fn=lambda x, y, r: F.binary_cross_entropy(x, y, reduction=r),
-                none=lambda x, y: -(y * np.log(x) + (1 - y) * np.log(1 - x)),
-                grad=lambda x, y, w: (x - y) / (x * (1 - x)) * w,
-                torch="binary_cross_entropy"),
-    "bce_logits": dict(make=_bcel_make, cls=False,
-                       module=lambda r: nn.BCEWithLogitsLoss(reduction=r),
-                       fn=lambda x, y, r: F.binary_cross_entropy_with_logits(x, y, reduction=r),
-                       none=lambda x, y: np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))),
-                       grad=lambda x, y, w: (np_sigmoid(x) - y) * w,
-                       torch="binary_cross_entropy_with_logits"),
-    "cross_entropy": dict(make=_ce_make, cls=True,
-                          module=lambda r: nn.CrossEntropyLoss(reduction=r),
-                          fn=lambda x, y, r: F.cross_entropy(x, y, reduction=r),
-                          none=_ce_none, grad=_ce_grad, torch="cross_entropy"),
-    "cross_entropy_probs": dict(make=_ce_prob_make, cls=False,
-                                module=lambda r: nn.CrossEntropyLoss(reduction=r),
-                                fn=lambda x, y, r: F.cross_entropy(x, y, reduction=r),
-                                none=lambda x, p: -(p * np_log_softmax(x)).sum(1),
-                                grad=lambda x, p, w: (np_softmax(x) * p.sum(1, keepdims=True) - p) * w[:, None],
-                                torch="cross_entropy"),
-    "nll": dict(make=_nll_make, cls=True,
-                module=lambda r: nn.NLLLoss(reduction=r), fn=lambda x, y, r: F.nll_loss(x, y, reduction=r),
-                none=lambda x, t: -x[np.arange(len(t)), t], grad=_nll_grad, torch="nll_loss"),
+    "mse": dict(
+        make=_mse_make,
+        cls=False,
+        module=lambda r: nn.MSELoss(reduction=r),
+        fn=lambda x, y, r: F.mse_loss(x, y, reduction=r),
+        none=lambda x, y: (x - y) ** 2,
+        grad=lambda x, y, w: 2 * (x - y) * w,
+        torch="mse_loss",
+    ),
+    "l1": dict(
+        make=_l1_make,
+        cls=False,
+        module=lambda r: nn.L1Loss(reduction=r),
+        fn=lambda x, y, r: F.l1_loss(x, y, reduction=r),
+        none=lambda x, y: np.abs(x - y),
+        grad=lambda x, y, w: np.sign(x - y) * w,
+        torch="l1_loss",
+    ),
+    "bce": dict(
+        make=_bce_make,
+        cls=False,
+        module=lambda r: nn.BCELoss(reduction=r),
+        fn=lambda x, y, r: F.binary_cross_entropy(x, y, reduction=r),
+        none=lambda x, y: -(y * np.log(x) + (1 - y) * np.log(1 - x)),
+        grad=lambda x, y, w: (x - y) / (x * (1 - x)) * w,
+        torch="binary_cross_entropy",
+    ),
+    "bce_logits": dict(
+        make=_bcel_make,
+        cls=False,
+        module=lambda r: nn.BCEWithLogitsLoss(reduction=r),
+        fn=lambda x, y, r: F.binary_cross_entropy_with_logits(x, y, reduction=r),
+        none=lambda x, y: np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))),
+        grad=lambda x, y, w: (np_sigmoid(x) - y) * w,
+        torch="binary_cross_entropy_with_logits",
+    ),
+    "cross_entropy": dict(
+        make=_ce_make,
+        cls=True,
+        module=lambda r: nn.CrossEntropyLoss(reduction=r),
+        fn=lambda x, y, r: F.cross_entropy(x, y, reduction=r),
+        none=_ce_none,
+        grad=_ce_grad,
+        torch="cross_entropy",
+    ),
+    "cross_entropy_probs": dict(
+        make=_ce_prob_make,
+        cls=False,
+        module=lambda r: nn.CrossEntropyLoss(reduction=r),
+        fn=lambda x, y, r: F.cross_entropy(x, y, reduction=r),
+        none=lambda x, p: -(p * np_log_softmax(x)).sum(1),
+        grad=lambda x, p, w: (np_softmax(x) * p.sum(1, keepdims=True) - p) * w[:, None],
+        torch="cross_entropy",
+    ),
+    "nll": dict(
+        make=_nll_make,
+        cls=True,
+        module=lambda r: nn.NLLLoss(reduction=r),
+        fn=lambda x, y, r: F.nll_loss(x, y, reduction=r),
+        none=lambda x, t: -x[np.arange(len(t)), t],
+        grad=_nll_grad,
+        torch="nll_loss",
+    ),
 }
 
 
@@ -195,12 +223,24 @@ def test_loss_value_and_hand_gradient(name, reduction, form, backend):
 def test_loss_default_reduction_is_mean(name, backend):
     case, x_np, y_np = _data(name, seed=2)
     out = case["module"]("mean")(t64(x_np), _target(case, y_np))
-    mod = {"mse": nn.MSELoss, "l1": nn.L1Loss, "bce": nn.BCELoss, "bce_logits": nn.BCEWithLogitsLoss,
-           "cross_entropy": nn.CrossEntropyLoss, "cross_entropy_probs": nn.CrossEntropyLoss,
-           "nll": nn.NLLLoss}[name]()
-    fn = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy,
-          "bce_logits": F.binary_cross_entropy_with_logits, "cross_entropy": F.cross_entropy,
-          "cross_entropy_probs": F.cross_entropy, "nll": F.nll_loss}[name]
+    mod = {
+        "mse": nn.MSELoss,
+        "l1": nn.L1Loss,
+        "bce": nn.BCELoss,
+        "bce_logits": nn.BCEWithLogitsLoss,
+        "cross_entropy": nn.CrossEntropyLoss,
+        "cross_entropy_probs": nn.CrossEntropyLoss,
+        "nll": nn.NLLLoss,
+    }[name]()
+    fn = {
+        "mse": F.mse_loss,
+        "l1": F.l1_loss,
+        "bce": F.binary_cross_entropy,
+        "bce_logits": F.binary_cross_entropy_with_logits,
+        "cross_entropy": F.cross_entropy,
+        "cross_entropy_probs": F.cross_entropy,
+        "nll": F.nll_loss,
+    }[name]
     expected = case["none"](x_np, y_np).mean()
     np.testing.assert_allclose(arr(mod(t64(x_np), _target(case, y_np))), expected, **TOL)
     np.testing.assert_allclose(arr(fn(t64(x_np), _target(case, y_np))), expected, **TOL)
@@ -237,11 +277,19 @@ def test_loss_float32(name, reduction, backend):
     y = _target(case, y_np, dtype=cg.float32)
     out = case["module"](reduction)(x, y)
     assert out.dtype == np.float32
-    x32, y32 = x_np.astype(np.float32).astype(F64), y_np if case["cls"] else y_np.astype(np.float32).astype(F64)
-    np.testing.assert_allclose(arr(out), _reduce(case["none"](x32, y32), reduction), rtol=2e-5, atol=1e-6)
+    x32, y32 = (
+        x_np.astype(np.float32).astype(F64),
+        y_np if case["cls"] else y_np.astype(np.float32).astype(F64),
+    )
+    np.testing.assert_allclose(
+        arr(out), _reduce(case["none"](x32, y32), reduction), rtol=2e-5, atol=1e-6
+    )
     (out.sum() if reduction == "none" else out).backward()
     assert x.grad.dtype == np.float32
-    w = np.full(case["none"](x32, y32).shape, 1.0 / case["none"](x32, y32).size if reduction == "mean" else 1.0)
+    w = np.full(
+        case["none"](x32, y32).shape,
+        1.0 / case["none"](x32, y32).size if reduction == "mean" else 1.0,
+    )
     np.testing.assert_allclose(arr(x.grad), case["grad"](x32, y32, w), rtol=1e-4, atol=1e-5)
 
 
@@ -305,14 +353,15 @@ def test_bce_with_logits_stable_for_large_logits(reduction, backend):
     g = arr(x.grad)
     assert np.all(np.isfinite(g))
     w = 1.0 / 7 if reduction == "mean" else 1.0
-    sig = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5])   # sigmoid, exact to double precision
+    sig = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5])  # sigmoid, exact to double precision
     np.testing.assert_allclose(g, (sig - y_np) * w, rtol=1e-12, atol=1e-40)
 
 
 def test_bce_with_logits_float32_stable(backend):
     x = cg.tensor(np.array([100.0, -100.0, 50.0], dtype=np.float32), requires_grad=True)
-    out = F.binary_cross_entropy_with_logits(x, cg.tensor(np.array([0.0, 1.0, 1.0], dtype=np.float32)),
-                                             reduction="sum")
+    out = F.binary_cross_entropy_with_logits(
+        x, cg.tensor(np.array([0.0, 1.0, 1.0], dtype=np.float32)), reduction="sum"
+    )
     np.testing.assert_allclose(arr(out), 200.0, rtol=1e-6)
     out.backward()
     np.testing.assert_allclose(arr(x.grad), [1.0, -1.0, 0.0], atol=1e-6)
@@ -352,7 +401,7 @@ def test_cross_entropy_out_of_range_class_raises(bad, form, backend):
     t = tint([0, bad, 1])
     fn = nn.CrossEntropyLoss() if form == "module" else F.cross_entropy
     with pytest.raises((IndexError, ValueError)):
-        fn(x, t)                        # raises in the forward call, before computing
+        fn(x, t)  # raises in the forward call, before computing
     assert x.grad is None
     # and the library is still usable afterwards
     ok = fn(x, tint([0, 3, 1]))
@@ -397,7 +446,9 @@ def test_losses_same_on_both_backends():
                 out.backward()
                 results.append((arr(out), arr(x.grad)))
         np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12, err_msg=name)
-        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(
+            results[0][1], results[1][1], rtol=1e-12, atol=1e-15, err_msg=name
+        )
 
 
 # ============================================================ F.linear, F.dropout
@@ -416,7 +467,9 @@ def test_functional_linear(backend):
     np.testing.assert_allclose(arr(w.grad), dy.T @ x_np, **TOL)
     np.testing.assert_allclose(arr(bb.grad), dy.sum(0), **TOL)
     assert cg.gradcheck(lambda x, w: F.linear(x, w), (t64(x_np, True), t64(W, True)))
-    assert cg.gradcheck(lambda x, w, b: F.linear(x, w, b), (t64(x_np, True), t64(W, True), t64(b, True)))
+    assert cg.gradcheck(
+        lambda x, w, b: F.linear(x, w, b), (t64(x_np, True), t64(W, True), t64(b, True))
+    )
 
 
 def test_functional_linear_shape_mismatch_raises(backend):
@@ -469,16 +522,22 @@ FUNCS = {
     "relu": (lambda x: F.relu(x), lambda x: np.maximum(x, 0)),
     "leaky_relu": (lambda x: F.leaky_relu(x), lambda x: np.where(x > 0, x, 0.01 * x)),
     "leaky_relu(0.2)": (lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
-    "leaky_relu(negative_slope=0.3)": (lambda x: F.leaky_relu(x, negative_slope=0.3),
-                                       lambda x: np.where(x > 0, x, 0.3 * x)),
+    "leaky_relu(negative_slope=0.3)": (
+        lambda x: F.leaky_relu(x, negative_slope=0.3),
+        lambda x: np.where(x > 0, x, 0.3 * x),
+    ),
     "sigmoid": (lambda x: F.sigmoid(x), np_sigmoid),
     "tanh": (lambda x: F.tanh(x), np.tanh),
     "softplus": (lambda x: F.softplus(x), lambda x: np.where(x > 20, x, np.log1p(np.exp(x)))),
-    "softplus(beta=2,threshold=4)": (lambda x: F.softplus(x, beta=2.0, threshold=4.0),
-                                     lambda x: np.where(2 * x > 4, x, np.log1p(np.exp(2 * x)) / 2)),
+    "softplus(beta=2,threshold=4)": (
+        lambda x: F.softplus(x, beta=2.0, threshold=4.0),
+        lambda x: np.where(2 * x > 4, x, np.log1p(np.exp(2 * x)) / 2),
+    ),
     "gelu": (lambda x: F.gelu(x), lambda x: x * _Phi(x)),
-    "gelu(tanh)": (lambda x: F.gelu(x, approximate="tanh"),
-                   lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+    "gelu(tanh)": (
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+    ),
     "softmax(dim=1)": (lambda x: F.softmax(x, dim=1), np_softmax),
     "softmax(dim=0)": (lambda x: F.softmax(x, dim=0), lambda x: np_softmax(x.T).T),
     "softmax(-1)": (lambda x: F.softmax(x, -1), np_softmax),
@@ -497,11 +556,16 @@ def test_functional_activation(name, backend):
 
 def test_functional_activations_match_modules(backend):
     x = t64(np.random.default_rng(14).standard_normal((3, 4)))
-    pairs = [(F.relu(x), nn.ReLU()(x)), (F.sigmoid(x), nn.Sigmoid()(x)), (F.tanh(x), nn.Tanh()(x)),
-             (F.leaky_relu(x, 0.2), nn.LeakyReLU(0.2)(x)),
-             (F.softplus(x, beta=2.0, threshold=1.0), nn.Softplus(beta=2.0, threshold=1.0)(x)),
-             (F.gelu(x, approximate="tanh"), nn.GELU(approximate="tanh")(x)),
-             (F.softmax(x, dim=0), nn.Softmax(dim=0)(x)), (F.log_softmax(x, dim=1), nn.LogSoftmax(dim=1)(x))]
+    pairs = [
+        (F.relu(x), nn.ReLU()(x)),
+        (F.sigmoid(x), nn.Sigmoid()(x)),
+        (F.tanh(x), nn.Tanh()(x)),
+        (F.leaky_relu(x, 0.2), nn.LeakyReLU(0.2)(x)),
+        (F.softplus(x, beta=2.0, threshold=1.0), nn.Softplus(beta=2.0, threshold=1.0)(x)),
+        (F.gelu(x, approximate="tanh"), nn.GELU(approximate="tanh")(x)),
+        (F.softmax(x, dim=0), nn.Softmax(dim=0)(x)),
+        (F.log_softmax(x, dim=1), nn.LogSoftmax(dim=1)(x)),
+    ]
     for a, b in pairs:
         np.testing.assert_array_equal(arr(a), arr(b))
 
@@ -526,8 +590,13 @@ def test_losses_large_odd_shapes(dtype, backend):
         ("nll", lambda x: F.nll_loss(x, tint(t)), LOSSES["nll"], x64, t),
         ("mse", lambda x: F.mse_loss(x, cg.tensor(y_np, dtype=dt)), LOSSES["mse"], x64, y64),
         ("l1", lambda x: F.l1_loss(x, cg.tensor(y_np, dtype=dt)), LOSSES["l1"], x64, y64),
-        ("bce_logits", lambda x: F.binary_cross_entropy_with_logits(x, cg.tensor(y_np, dtype=dt)),
-         LOSSES["bce_logits"], x64, y64),
+        (
+            "bce_logits",
+            lambda x: F.binary_cross_entropy_with_logits(x, cg.tensor(y_np, dtype=dt)),
+            LOSSES["bce_logits"],
+            x64,
+            y64,
+        ),
     ]
     for name, fn, case, xr, yr in cases:
         x = cg.tensor(x_np, dtype=dt, requires_grad=True)
@@ -536,8 +605,13 @@ def test_losses_large_odd_shapes(dtype, backend):
         none = case["none"](xr, yr)
         np.testing.assert_allclose(arr(out), none.mean(), err_msg=name, **tol)
         w = np.full(none.shape, 1.0 / none.size)
-        np.testing.assert_allclose(arr(x.grad), case["grad"](xr, yr, w), err_msg=name,
-                                   rtol=tol["rtol"], atol=tol["atol"] / 100)
+        np.testing.assert_allclose(
+            arr(x.grad),
+            case["grad"](xr, yr, w),
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] / 100,
+        )
 
 
 def test_bce_large_odd_shape(backend):
@@ -573,10 +647,14 @@ def test_linear_large_odd_shapes(dtype, backend):
 
 def test_linear_with_transposed_input_and_weight(backend):
     rng = np.random.default_rng(18)
-    xT_np, Wt_np, b = rng.standard_normal((4, 6)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    xT_np, Wt_np, b = (
+        rng.standard_normal((4, 6)),
+        rng.standard_normal((4, 3)),
+        rng.standard_normal(3),
+    )
     xT = t64(xT_np, requires_grad=True)
     Wt = t64(Wt_np, requires_grad=True)
-    y = F.linear(xT.T, Wt.T, t64(b))           # x (6, 4) and W (3, 4) as transposed views
+    y = F.linear(xT.T, Wt.T, t64(b))  # x (6, 4) and W (3, 4) as transposed views
     np.testing.assert_allclose(arr(y), xT_np.T @ Wt_np + b, **TOL)
     dy = rng.standard_normal((6, 3))
     y.backward(t64(dy))
@@ -586,7 +664,7 @@ def test_linear_with_transposed_input_and_weight(backend):
 
 def test_losses_on_transposed_views(backend):
     rng = np.random.default_rng(19)
-    zT_np = rng.standard_normal((4, 7))          # logits (7, 4) seen through .T
+    zT_np = rng.standard_normal((4, 7))  # logits (7, 4) seen through .T
     t = rng.integers(0, 4, 7)
     zT = t64(zT_np, requires_grad=True)
     out = F.cross_entropy(zT.T, tint(t), reduction="sum")
@@ -598,9 +676,13 @@ def test_losses_on_transposed_views(backend):
         case = LOSSES[name]
         zT = t64(zT_np, requires_grad=True)
         out = case["fn"](zT.T, t64(yT_np).T, "sum")
-        np.testing.assert_allclose(arr(out), case["none"](zT_np.T, yT_np.T).sum(), err_msg=name, **TOL)
+        np.testing.assert_allclose(
+            arr(out), case["none"](zT_np.T, yT_np.T).sum(), err_msg=name, **TOL
+        )
         out.backward()
-        np.testing.assert_allclose(arr(zT.grad), case["grad"](zT_np.T, yT_np.T, 1.0).T, err_msg=name, **TOL)
+        np.testing.assert_allclose(
+            arr(zT.grad), case["grad"](zT_np.T, yT_np.T, 1.0).T, err_msg=name, **TOL
+        )
 
 
 def test_cross_entropy_ignore_index_default_minus_100(backend):
@@ -615,7 +697,9 @@ def test_cross_entropy_ignore_index_default_minus_100(backend):
     x = t64(x_np, requires_grad=True)
     out = F.cross_entropy(x, tint(t))
     np.testing.assert_allclose(arr(out), per.sum() / keep.sum(), **TOL)
-    np.testing.assert_allclose(arr(F.cross_entropy(t64(x_np), tint(t), reduction="none")), per, **TOL)
+    np.testing.assert_allclose(
+        arr(F.cross_entropy(t64(x_np), tint(t), reduction="none")), per, **TOL
+    )
     out.backward()
     g = np_softmax(x_np) - np.eye(3)[np.where(keep, t, 0)]
     g[~keep] = 0
@@ -633,13 +717,21 @@ def test_dropout_invalid_p_raises(p):
 # ============================================================ shape errors (API.md "Errors")
 
 
-@pytest.mark.parametrize("name,fn,a,b", [
-    ("mse_loss", lambda a, b: F.mse_loss(a, b), (3, 4), (4, 3)),
-    ("l1_loss", lambda a, b: F.l1_loss(a, b), (3, 4), (3, 5)),
-    ("binary_cross_entropy", lambda a, b: F.binary_cross_entropy(a, b), (3, 4), (3, 5)),
-    ("binary_cross_entropy_with_logits", lambda a, b: F.binary_cross_entropy_with_logits(a, b), (3, 4), (2, 4)),
-    ("cross_entropy", lambda a, b: F.cross_entropy(a, b), (3, 4), (3, 5)),
-])
+@pytest.mark.parametrize(
+    "name,fn,a,b",
+    [
+        ("mse_loss", lambda a, b: F.mse_loss(a, b), (3, 4), (4, 3)),
+        ("l1_loss", lambda a, b: F.l1_loss(a, b), (3, 4), (3, 5)),
+        ("binary_cross_entropy", lambda a, b: F.binary_cross_entropy(a, b), (3, 4), (3, 5)),
+        (
+            "binary_cross_entropy_with_logits",
+            lambda a, b: F.binary_cross_entropy_with_logits(a, b),
+            (3, 4),
+            (2, 4),
+        ),
+        ("cross_entropy", lambda a, b: F.cross_entropy(a, b), (3, 4), (3, 5)),
+    ],
+)
 def test_loss_shape_mismatch_raises_value_error(name, fn, a, b, backend):
     x = t64(np.full(a, 0.5), requires_grad=True)
     y = t64(np.full(b, 0.5))

@@ -35,6 +35,7 @@ ALLOWED = (TypeError, ValueError, IndexError, RuntimeError)
 # The child: the fuzz loop itself.
 # =============================================================================
 
+
 def _child(seed, n_cases, log_path):
     import math
     import random
@@ -49,14 +50,31 @@ def _child(seed, n_cases, log_path):
     nrng = np.random.default_rng(seed)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
-    flags = set()          # per case: "int" when an int64 tensor was passed
+    flags = set()  # per case: "int" when an int64 tensor was passed
 
     class Invalid(Exception):
         """The reference says this input is not valid for the op."""
 
     # ---------------------------------------------------------------- inputs
-    SHAPES = [(), (1,), (3,), (4,), (0,), (2, 3), (3, 2), (3, 4), (1, 4), (3, 1), (0, 4),
-              (4, 0), (2, 3, 4), (2, 1, 4), (5, 7), (1, 1, 1, 1), (2, 2, 2, 2, 2)]
+    SHAPES = [
+        (),
+        (1,),
+        (3,),
+        (4,),
+        (0,),
+        (2, 3),
+        (3, 2),
+        (3, 4),
+        (1, 4),
+        (3, 1),
+        (0, 4),
+        (4, 0),
+        (2, 3, 4),
+        (2, 1, 4),
+        (5, 7),
+        (1, 1, 1, 1),
+        (2, 2, 2, 2, 2),
+    ]
 
     def floats(shape, dtype):
         return (nrng.standard_normal(shape) * 2).astype(dtype)
@@ -75,21 +93,24 @@ def _child(seed, n_cases, log_path):
             if pos:
                 a = np.abs(a) + dt(0.1)
             return cg.tensor(a, requires_grad=R.random() < 0.5)
-        if k < 0.38:                                   # mismatched shape
+        if k < 0.38:  # mismatched shape
             return cg.tensor(gen(R.choice(SHAPES), dt), requires_grad=R.random() < 0.3)
-        if k < 0.44:                                   # plain ndarray, maybe strided/read-only
-            a = gen(tuple(reversed(shape)), dt).T if len(shape) >= 2 and R.random() < 0.5 \
+        if k < 0.44:  # plain ndarray, maybe strided/read-only
+            a = (
+                gen(tuple(reversed(shape)), dt).T
+                if len(shape) >= 2 and R.random() < 0.5
                 else gen(shape, dt)
+            )
             if R.random() < 0.4:
                 a = np.array(a)
                 a.flags.writeable = False
             return a
-        if k < 0.48:                                   # non-contiguous view wrapped in a tensor
+        if k < 0.48:  # non-contiguous view wrapped in a tensor
             big = gen(tuple(2 * s for s in shape), dt)
             view = big[tuple(slice(None, None, 2) for _ in shape)] if shape else big
             return cg.from_numpy(view)
         if k < 0.52:
-            return nrng.integers(-3, 4, size=shape)     # int64 ndarray
+            return nrng.integers(-3, 4, size=shape)  # int64 ndarray
         if k < 0.55:
             return nrng.integers(0, 2, size=shape).astype(bool)
         if k < 0.58:
@@ -109,30 +130,73 @@ def _child(seed, n_cases, log_path):
         if k < 0.77:
             return floats(shape, np.float64).tolist()
         if k < 0.79:
-            return [[1.0, 2.0], [3.0]]                # ragged
+            return [[1.0, 2.0], [3.0]]  # ragged
         if k < 0.83:
-            flags.add("int")     # torch rejects Long tensors in float ops; so may cgrad
+            flags.add("int")  # torch rejects Long tensors in float ops; so may cgrad
             return cg.tensor(nrng.integers(-3, 4, size=shape), dtype=cg.int64)
         if k < 0.86:
             return cg.tensor(gen(shape, np.float16 if False else dt)).detach()
-        if k < 0.90:                                  # a float16 ndarray (not supported by kernels)
+        if k < 0.90:  # a float16 ndarray (not supported by kernels)
             return floats(shape, np.float16)
         if k < 0.93:
-            return cg.tensor(gen(shape, dt)).transpose(0, -1) if len(shape) >= 2 \
+            return (
+                cg.tensor(gen(shape, dt)).transpose(0, -1)
+                if len(shape) >= 2
                 else cg.tensor(gen(shape, dt))
-        return cg.tensor(gen(shape, np.float64 if dt == np.float32 else np.float32),
-                         requires_grad=True)
+            )
+        return cg.tensor(
+            gen(shape, np.float64 if dt == np.float32 else np.float32), requires_grad=True
+        )
 
     def rand_dim(ndim):
         k = R.random()
         if k < 0.6 and ndim > 0:
             return R.randrange(-ndim, ndim)
-        return R.choice([None, 0, -1, 5, -7, 2 ** 40, -2 ** 63, 1.5, "a", (0, 0), (0, 1), (),
-                         [0], (1, -1), np.int64(0)])
+        return R.choice(
+            [
+                None,
+                0,
+                -1,
+                5,
+                -7,
+                2**40,
+                -(2**63),
+                1.5,
+                "a",
+                (0, 0),
+                (0, 1),
+                (),
+                [0],
+                (1, -1),
+                np.int64(0),
+            ]
+        )
 
     def rand_int_param():
-        return R.choice([-2 ** 63, -10 ** 12, -3, -1, 0, 1, 2, 3, 4, 6, 12, 24, 2 ** 31,
-                         10 ** 12, 2 ** 62, 1.5, None, "2", np.int64(3), -0.0])
+        return R.choice(
+            [
+                -(2**63),
+                -(10**12),
+                -3,
+                -1,
+                0,
+                1,
+                2,
+                3,
+                4,
+                6,
+                12,
+                24,
+                2**31,
+                10**12,
+                2**62,
+                1.5,
+                None,
+                "2",
+                np.int64(3),
+                -0.0,
+            ]
+        )
 
     # ----------------------------------------------------------- references
     def ref_array(x, allow_int=True):
@@ -177,7 +241,7 @@ def _child(seed, n_cases, log_path):
 
     def axes_of(dim, ndim, allow_tuple=True):
         """Normalised axes for dim (None = all), or raise Invalid."""
-        if dim is None or (isinstance(dim, tuple) and dim == ()):   # torch: () = everything
+        if dim is None or (isinstance(dim, tuple) and dim == ()):  # torch: () = everything
             return tuple(range(ndim))
         dims = dim if isinstance(dim, (tuple, list)) and allow_tuple else (dim,)
         out = []
@@ -210,6 +274,7 @@ def _child(seed, n_cases, log_path):
         def deco(fn):
             OPS.append((name, (name,) + aliases, fn))
             return fn
+
         return deco
 
     def unary(name, np_fn, pos=False, params=None):
@@ -224,6 +289,7 @@ def _child(seed, n_cases, log_path):
             def ref():
                 with E_():
                     return np_fn(ref_array(x), *p), out_dtype(x)
+
             return call, ref
 
     def _sig(a):
@@ -246,6 +312,7 @@ def _child(seed, n_cases, log_path):
         if isinstance(s, bool) or not isinstance(s, (int, float)):
             raise Invalid
         return np.where(a > 0, a, a * s)
+
     unary("leaky_relu", leaky, params=slope_param)
 
     def softplus_params():
@@ -257,6 +324,7 @@ def _child(seed, n_cases, log_path):
                 raise Invalid
         z = a * beta
         return np.where(z > thr, a, np.logaddexp(0, z) / beta)
+
     unary("softplus", softplus, params=softplus_params)
 
     def gelu_param():
@@ -267,8 +335,9 @@ def _child(seed, n_cases, log_path):
             erf = np.vectorize(math.erf, otypes=[np.float64])
             return 0.5 * a * (1 + erf(a / math.sqrt(2))) if a.size else a
         if approx == "tanh":
-            return 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)))
+            return 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a**3)))
         raise Invalid
+
     unary("gelu", gelu, params=gelu_param)
 
     @op("clamp")
@@ -293,21 +362,27 @@ def _child(seed, n_cases, log_path):
             if hi is not None:
                 r = np.where(np.isnan(r), r, np.minimum(r, hi))
             return r, out_dtype(x)
+
         return call, ref
 
-    BIN = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-           "pow": np.power}
-    OPER = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-            "div": lambda a, b: a / b, "pow": lambda a, b: a ** b}
+    BIN = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power}
+    OPER = {
+        "add": lambda a, b: a + b,
+        "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b,
+        "div": lambda a, b: a / b,
+        "pow": lambda a, b: a**b,
+    }
 
     for _name in BIN:
+
         def _mk(name):
             @op(name)
             def build(shape):
                 x = make_arg(True, shape, pos=(name == "pow"))
                 y = make_arg(True, shape, pos=(name == "pow"))
                 if not isinstance(x, cg.Tensor) and not isinstance(y, cg.Tensor):
-                    x = T(floats(shape, np.float32))      # one side must be a tensor
+                    x = T(floats(shape, np.float32))  # one side must be a tensor
                 which = R.random()
 
                 def call():
@@ -322,12 +397,19 @@ def _child(seed, n_cases, log_path):
                     bshape(a, b)
                     with E_():
                         return BIN[name](a, b), out_dtype(x, y)
+
                 return call, ref
+
         _mk(_name)
 
-    CMP = {"lt": (np.less, lambda a, b: a < b), "le": (np.less_equal, lambda a, b: a <= b),
-           "gt": (np.greater, lambda a, b: a > b), "ge": (np.greater_equal, lambda a, b: a >= b)}
+    CMP = {
+        "lt": (np.less, lambda a, b: a < b),
+        "le": (np.less_equal, lambda a, b: a <= b),
+        "gt": (np.greater, lambda a, b: a > b),
+        "ge": (np.greater_equal, lambda a, b: a >= b),
+    }
     for _name in CMP:
+
         def _mkc(name):
             @op(name, "compare")
             def build(shape):
@@ -342,7 +424,9 @@ def _child(seed, n_cases, log_path):
                     a, b = ref_array(x), ref_array(y)
                     bshape(a, b)
                     return CMP[name][0](a, b).astype(np.float64), None
+
                 return call, ref
+
         _mkc(_name)
 
     @op("matmul")
@@ -365,6 +449,7 @@ def _child(seed, n_cases, log_path):
                 return np.matmul(a, b), out_dtype(x, y)
             except ValueError:
                 raise Invalid from None
+
         return call, ref
 
     def reduction(name, np_fn, empty_ok=True):
@@ -388,6 +473,7 @@ def _child(seed, n_cases, log_path):
                     pass
                 with E_():
                     return np_fn(a, axis=ax, keepdims=bool(keep)), out_dtype(x)
+
             return call, ref
 
     reduction("sum", np.sum)
@@ -406,6 +492,7 @@ def _child(seed, n_cases, log_path):
             if a.size == 0:
                 raise Invalid
             return np.max(a), out_dtype(x)
+
         return call, ref
 
     @op("argmax")
@@ -428,6 +515,7 @@ def _child(seed, n_cases, log_path):
             if ax is None:
                 return np.float64(np.argmax(a)), None
             return np.argmax(a, axis=ax).astype(np.float64), None
+
         return call, ref
 
     def softmax_like(name, log):
@@ -458,6 +546,7 @@ def _child(seed, n_cases, log_path):
                     ls = z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))
                 r = ls if log else np.exp(ls)
                 return r.reshape(a.shape), out_dtype(x)
+
             return call, ref
 
     softmax_like("softmax", False)
@@ -466,8 +555,26 @@ def _child(seed, n_cases, log_path):
     @op("reshape", "view")
     def build_reshape(shape):
         x = make_arg(True, shape)
-        new = R.choice([(-1,), (2, -1), (-1, -1), (0,), (-2, 3), (4, 3), (3, 4), (24,), (1, 12),
-                        (2 ** 40, 0), (2 ** 63,), (1.5,), ("a",), (6,), (12,), ()])
+        new = R.choice(
+            [
+                (-1,),
+                (2, -1),
+                (-1, -1),
+                (0,),
+                (-2, 3),
+                (4, 3),
+                (3, 4),
+                (24,),
+                (1, 12),
+                (2**40, 0),
+                (2**63,),
+                (1.5,),
+                ("a",),
+                (6,),
+                (12,),
+                (),
+            ]
+        )
         how = R.choice(["reshape", "view"])
 
         def call():
@@ -481,10 +588,15 @@ def _child(seed, n_cases, log_path):
                 r = a.reshape(new)
             except ValueError:
                 raise Invalid from None
-            if how == "view" and isinstance(x, cg.Tensor) and not x.numpy().flags.c_contiguous \
-                    and x.numel() > 1:
+            if (
+                how == "view"
+                and isinstance(x, cg.Tensor)
+                and not x.numpy().flags.c_contiguous
+                and x.numel() > 1
+            ):
                 return ("view-or-error", r), out_dtype(x)
             return r, out_dtype(x)
+
         return call, ref
 
     @op("transpose")
@@ -501,18 +613,31 @@ def _child(seed, n_cases, log_path):
                 raise Invalid
             (i,) = axes_of(d0, a.ndim, False) or (0,)
             (j,) = axes_of(d1, a.ndim, False) or (0,)
-            if isinstance(d0, (tuple, list)) or isinstance(d1, (tuple, list)) or d0 is None \
-                    or d1 is None:
+            if (
+                isinstance(d0, (tuple, list))
+                or isinstance(d1, (tuple, list))
+                or d0 is None
+                or d1 is None
+            ):
                 raise Invalid
             return np.swapaxes(a, i, j) if a.ndim else a, None
+
         return call, ref
 
     @op("permute")
     def build_permute(shape):
         x = T(floats(shape, np.float32))
         n = len(shape)
-        perm = R.choice([tuple(R.sample(range(n), n)), tuple(range(n + 1)), (0,) * n,
-                         tuple(range(-n, 0)), (None,) * n, ("a",)])
+        perm = R.choice(
+            [
+                tuple(R.sample(range(n), n)),
+                tuple(range(n + 1)),
+                (0,) * n,
+                tuple(range(-n, 0)),
+                (None,) * n,
+                ("a",),
+            ]
+        )
 
         def call():
             return x.permute(*perm)
@@ -526,6 +651,7 @@ def _child(seed, n_cases, log_path):
             if any(not -n <= p < n for p in perm):
                 raise Invalid
             return np.transpose(a, perm), None
+
         return call, ref
 
     @op("unsqueeze")
@@ -543,6 +669,7 @@ def _child(seed, n_cases, log_path):
             if not -(a.ndim + 1) <= d <= a.ndim:
                 raise Invalid
             return np.expand_dims(a, int(d) % (a.ndim + 1)), None
+
         return call, ref
 
     @op("squeeze")
@@ -558,8 +685,9 @@ def _child(seed, n_cases, log_path):
             if d is None:
                 return np.squeeze(a), None
             ax = axes_of(d, a.ndim)
-            ax = tuple(i for i in ax if a.shape[i] == 1)   # torch: non-1 dims are left alone
+            ax = tuple(i for i in ax if a.shape[i] == 1)  # torch: non-1 dims are left alone
             return np.squeeze(a, axis=ax), None
+
         return call, ref
 
     @op("flatten")
@@ -580,8 +708,10 @@ def _child(seed, n_cases, log_path):
             if a.ndim == 0:
                 return a.reshape(1), None
             s = int(d) % n
-            return a.reshape(a.shape[:s] + (-1,)) if a.size else \
-                a.reshape(a.shape[:s] + (int(np.prod(a.shape[s:])),)), None
+            return a.reshape(a.shape[:s] + (-1,)) if a.size else a.reshape(
+                a.shape[:s] + (int(np.prod(a.shape[s:])),)
+            ), None
+
         return call, ref
 
     @op("index", "getitem")
@@ -590,11 +720,33 @@ def _child(seed, n_cases, log_path):
         if not isinstance(x, cg.Tensor):
             x = T(floats(shape, np.float64))
         n0 = shape[0] if shape else 0
-        key = R.choice([0, -1, n0, -n0 - 1, 2 ** 62, slice(None, None, 2), slice(None, None, -1),
-                        [0, 0, 1], [n0], [-1, 0], np.array([0, n0 + 5]), np.array([1.5]),
-                        (0, 0), (0, 0, 0, 0, 0, 0), None, Ellipsis, "a", (slice(None), 7),
-                        np.array([], dtype=np.int64), [True, False], 1.0, slice(0, 2 ** 62),
-                        (Ellipsis, None, 0)])
+        key = R.choice(
+            [
+                0,
+                -1,
+                n0,
+                -n0 - 1,
+                2**62,
+                slice(None, None, 2),
+                slice(None, None, -1),
+                [0, 0, 1],
+                [n0],
+                [-1, 0],
+                np.array([0, n0 + 5]),
+                np.array([1.5]),
+                (0, 0),
+                (0, 0, 0, 0, 0, 0),
+                None,
+                Ellipsis,
+                "a",
+                (slice(None), 7),
+                np.array([], dtype=np.int64),
+                [True, False],
+                1.0,
+                slice(0, 2**62),
+                (Ellipsis, None, 0),
+            ]
+        )
 
         def call():
             return x[key]
@@ -606,7 +758,7 @@ def _child(seed, n_cases, log_path):
             if isinstance(key, list) and key and isinstance(key[0], bool):
                 return ("any", None), None
             if isinstance(key, slice) and key.step is not None and key.step < 0:
-                return ("any", None), None          # torch rejects; cgrad may support it
+                return ("any", None), None  # torch rejects; cgrad may support it
             if isinstance(key, np.ndarray) and key.dtype.kind == "f":
                 raise Invalid
             try:
@@ -614,14 +766,17 @@ def _child(seed, n_cases, log_path):
             except (IndexError, ValueError, TypeError):
                 raise Invalid from None
             return np.array(r), out_dtype(x)
+
         return call, ref
 
     def join(name):
         @op(name)
         def build(shape):
             k = R.randint(0, 3)
-            xs = [make_arg(True, shape) if R.random() < 0.3 else T(floats(shape, np.float32))
-                  for _ in range(k)]
+            xs = [
+                make_arg(True, shape) if R.random() < 0.3 else T(floats(shape, np.float32))
+                for _ in range(k)
+            ]
             if R.random() < 0.15:
                 xs = R.choice([None, "ab", xs and xs[0]])
             dim = rand_dim(len(shape) + (1 if name == "stack" else 0))
@@ -631,7 +786,7 @@ def _child(seed, n_cases, log_path):
 
             def ref():
                 if isinstance(xs, cg.Tensor):
-                    return ("any", None), None      # a tensor iterated as a sequence of rows
+                    return ("any", None), None  # a tensor iterated as a sequence of rows
                 if not isinstance(xs, list) or not xs:
                     raise Invalid
                 arrs = [ref_array(t) for t in xs]
@@ -647,6 +802,7 @@ def _child(seed, n_cases, log_path):
                 if name == "cat" and any(a.ndim == 0 for a in arrs):
                     raise Invalid
                 return r, out_dtype(*xs)
+
             return call, ref
 
     join("cat")
@@ -655,8 +811,22 @@ def _child(seed, n_cases, log_path):
     def creation(name):
         @op(name)
         def build(shape):
-            dims = R.choice([shape, (-1,), (2, -3), (2 ** 62,), (2 ** 31, 2 ** 31), (1.5,),
-                             ("3",), (None,), (3, 4), (np.int64(2), 3), ((2, 3),), (10 ** 12,)])
+            dims = R.choice(
+                [
+                    shape,
+                    (-1,),
+                    (2, -3),
+                    (2**62,),
+                    (2**31, 2**31),
+                    (1.5,),
+                    ("3",),
+                    (None,),
+                    (3, 4),
+                    (np.int64(2), 3),
+                    ((2, 3),),
+                    (10**12,),
+                ]
+            )
             dt = R.choice([None, cg.float32, cg.float64, np.int32, "float64", np.complex64, 3])
 
             def call():
@@ -668,10 +838,10 @@ def _child(seed, n_cases, log_path):
                 d = dims[0] if len(dims) == 1 and isinstance(dims[0], tuple) else dims
                 if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in d):
                     raise Invalid
-                if any(v < 0 for v in d) or math.prod(int(v) for v in d) > 10 ** 8:
+                if any(v < 0 for v in d) or math.prod(int(v) for v in d) > 10**8:
                     raise Invalid
                 if dt in (np.int32,):
-                    return ("any", None), None     # an integer dtype: allowed either way
+                    return ("any", None), None  # an integer dtype: allowed either way
                 if dt not in (None, cg.float32, cg.float64, "float64"):
                     raise Invalid
                 want = np.dtype(dt) if dt is not None else np.dtype(np.float32)
@@ -682,6 +852,7 @@ def _child(seed, n_cases, log_path):
                 if name == "full":
                     return np.full(d, 2.5), want
                 return ("shape", tuple(int(v) for v in d)), want
+
             return call, ref
 
     for _c in ("zeros", "ones", "full", "randn", "rand"):
@@ -702,6 +873,7 @@ def _child(seed, n_cases, log_path):
             if dt is cg.int64:
                 return ("any", None), None
             return a, None
+
         return call, ref
 
     @op("linear")
@@ -725,18 +897,19 @@ def _child(seed, n_cases, log_path):
                     raise Invalid
                 r = r + bb
             return r, out_dtype(x, w, *([b] if b is not None else []))
+
         return call, ref
 
     RED = ["mean", "sum", "none", "avg", None, 1]
 
-    def reduce_ref(l, red):
+    def reduce_ref(losses, red):
         if red == "mean":
             with E_():
-                return np.mean(l) if l.size else np.float64(np.nan)
+                return np.mean(losses) if losses.size else np.float64(np.nan)
         if red == "sum":
-            return np.sum(l)
+            return np.sum(losses)
         if red == "none":
-            return l
+            return losses
         raise Invalid
 
     def eltwise_loss(name, fn, prob=False):
@@ -756,17 +929,22 @@ def _child(seed, n_cases, log_path):
                     raise Invalid
                 a, b = np.broadcast_to(a, s), np.broadcast_to(b, s)
                 with E_():
-                    l = fn(a, b)
-                return reduce_ref(l, red), out_dtype(x, t)
+                    losses = fn(a, b)
+                return reduce_ref(losses, red), out_dtype(x, t)
+
             return call, ref
 
     eltwise_loss("mse_loss", lambda a, b: (a - b) ** 2)
     eltwise_loss("l1_loss", lambda a, b: np.abs(a - b))
-    eltwise_loss("binary_cross_entropy",
-                 lambda a, b: -(b * np.maximum(np.log(a), -100)
-                                + (1 - b) * np.maximum(np.log1p(-a), -100)), prob=True)
-    eltwise_loss("binary_cross_entropy_with_logits",
-                 lambda a, b: np.maximum(a, 0) - a * b + np.log1p(np.exp(-np.abs(a))))
+    eltwise_loss(
+        "binary_cross_entropy",
+        lambda a, b: -(b * np.maximum(np.log(a), -100) + (1 - b) * np.maximum(np.log1p(-a), -100)),
+        prob=True,
+    )
+    eltwise_loss(
+        "binary_cross_entropy_with_logits",
+        lambda a, b: np.maximum(a, 0) - a * b + np.log1p(np.exp(-np.abs(a))),
+    )
 
     def class_loss(name):
         @op(name)
@@ -779,13 +957,23 @@ def _child(seed, n_cases, log_path):
             elif kind < 0.65:
                 t = cg.tensor(nrng.integers(-2, c + 3, size=n), dtype=cg.int64)
             elif kind < 0.75:
-                t = cg.tensor(nrng.integers(0, max(c, 1), size=max(n - 1, 0) + R.randint(0, 2) * 2),
-                              dtype=cg.int64)
+                t = cg.tensor(
+                    nrng.integers(0, max(c, 1), size=max(n - 1, 0) + R.randint(0, 2) * 2),
+                    dtype=cg.int64,
+                )
             elif kind < 0.85:
                 t = make_arg(True, (n, c))
             else:
-                t = R.choice([None, "a", np.array([2 ** 62] * n), [0] * n, np.array([0.5] * n),
-                              cg.tensor(nrng.integers(0, max(c, 1), size=(n, 1)), dtype=cg.int64)])
+                t = R.choice(
+                    [
+                        None,
+                        "a",
+                        np.array([2**62] * n),
+                        [0] * n,
+                        np.array([0.5] * n),
+                        cg.tensor(nrng.integers(0, max(c, 1), size=(n, 1)), dtype=cg.int64),
+                    ]
+                )
             red = R.choice(RED)
             ign = R.choice([-100, -100, 0, 1, "x"])
 
@@ -795,17 +983,25 @@ def _child(seed, n_cases, log_path):
             def ref():
                 a = ref_array(x)
                 if a.ndim == 1:
-                    return ("any", None), None      # one sample (torch allows (C,) input)
+                    return ("any", None), None  # one sample (torch allows (C,) input)
                 if a.ndim != 2:
                     raise Invalid
                 if isinstance(ign, str):
                     raise Invalid
-                ls = a - np.log(np.sum(np.exp(a - a.max(axis=1, keepdims=True)), axis=1,
-                                       keepdims=True)) - a.max(axis=1, keepdims=True) \
-                    if name == "cross_entropy" and a.size else a
-                is_int = (isinstance(t, cg.Tensor) and t.dtype == cg.int64) or \
-                         (isinstance(t, np.ndarray) and t.dtype.kind == "i") or \
-                         (isinstance(t, list) and all(isinstance(v, int) for v in t))
+                ls = (
+                    a
+                    - np.log(
+                        np.sum(np.exp(a - a.max(axis=1, keepdims=True)), axis=1, keepdims=True)
+                    )
+                    - a.max(axis=1, keepdims=True)
+                    if name == "cross_entropy" and a.size
+                    else a
+                )
+                is_int = (
+                    (isinstance(t, cg.Tensor) and t.dtype == cg.int64)
+                    or (isinstance(t, np.ndarray) and t.dtype.kind == "i")
+                    or (isinstance(t, list) and all(isinstance(v, int) for v in t))
+                )
                 if is_int:
                     tt = np.asarray(t.numpy() if isinstance(t, cg.Tensor) else t)
                     if tt.shape != (a.shape[0],):
@@ -813,26 +1009,30 @@ def _child(seed, n_cases, log_path):
                     valid = tt != ign
                     if ((tt[valid] < 0) | (tt[valid] >= a.shape[1])).any():
                         raise Invalid
-                    l = np.zeros(a.shape[0])
+                    losses = np.zeros(a.shape[0])
                     idx = np.nonzero(valid)[0]
-                    l[idx] = -ls[idx, tt[idx]]
+                    losses[idx] = -ls[idx, tt[idx]]
                     if red == "mean":
                         cnt = valid.sum()
                         with E_():
-                            return (l.sum() / cnt if cnt else np.float64(np.nan)), out_dtype(x)
-                    return reduce_ref(l, red), out_dtype(x)
+                            return (losses.sum() / cnt if cnt else np.float64(np.nan)), out_dtype(x)
+                    return reduce_ref(losses, red), out_dtype(x)
                 if not isinstance(t, cg.Tensor):
-                    return ("any", None), None      # list/ndarray targets: either outcome
+                    return ("any", None), None  # list/ndarray targets: either outcome
                 if name != "cross_entropy":
                     raise Invalid
                 p = ref_array(t)
-                if isinstance(t, list) or (isinstance(t, np.ndarray) and t.dtype.kind != "f") \
-                        or (isinstance(t, cg.Tensor) and t.dtype.kind != "f"):
+                if (
+                    isinstance(t, list)
+                    or (isinstance(t, np.ndarray) and t.dtype.kind != "f")
+                    or (isinstance(t, cg.Tensor) and t.dtype.kind != "f")
+                ):
                     raise Invalid
                 if p.shape != a.shape:
                     raise Invalid
-                l = -(p * ls).sum(axis=1)
-                return reduce_ref(l, red), None
+                losses = -(p * ls).sum(axis=1)
+                return reduce_ref(losses, red), None
+
             return call, ref
 
     class_loss("cross_entropy")
@@ -853,8 +1053,9 @@ def _child(seed, n_cases, log_path):
             if p == 0:
                 return a, out_dtype(x)
             if p == 1:
-                return a * 0.0, out_dtype(x)           # torch: x * 0 (NaN/Inf give NaN)
+                return a * 0.0, out_dtype(x)  # torch: x * 0 (NaN/Inf give NaN)
             return ("dropout", a, p), out_dtype(x)
+
         return call, ref
 
     def inplace(name, np_fn):
@@ -867,12 +1068,15 @@ def _child(seed, n_cases, log_path):
             y = make_arg(True, shape)
 
             def call():
-                r = getattr(x, name)(y) if name not in ("zero_",) else x.zero_()
+                if name == "zero_":
+                    x.zero_()
+                else:
+                    getattr(x, name)(y)
                 return x
 
             def ref():
                 if x.requires_grad:
-                    raise Invalid                   # a leaf requiring grad: RuntimeError
+                    raise Invalid  # a leaf requiring grad: RuntimeError
                 if name == "zero_":
                     return np.zeros_like(base, dtype=np.float64), x.dtype
                 if name == "fill_":
@@ -883,11 +1087,15 @@ def _child(seed, n_cases, log_path):
                         raise Invalid
                     return np.full(base.shape, float(np.reshape(v, ()))), x.dtype
                 b = ref_array(y)
-                if np.broadcast_shapes(base.shape, np.shape(b)) != base.shape if _bc(base, b) \
-                        else True:
+                if (
+                    np.broadcast_shapes(base.shape, np.shape(b)) != base.shape
+                    if _bc(base, b)
+                    else True
+                ):
                     raise Invalid
                 with E_():
                     return np_fn(base.astype(np.float64), b), x.dtype
+
             return call, ref
 
     def _bc(a, b):
@@ -906,7 +1114,7 @@ def _child(seed, n_cases, log_path):
 
     @op("Linear", "linear", "empty")
     def build_linear_module(shape):
-        i = R.choice([4, 0, 1, -1, 2 ** 40, 3.5, None])
+        i = R.choice([4, 0, 1, -1, 2**40, 3.5, None])
         o = R.choice([3, 0, 2, -5, "a"])
 
         def call():
@@ -915,11 +1123,12 @@ def _child(seed, n_cases, log_path):
 
         def ref():
             for v in (i, o):
-                if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > 10 ** 6:
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v > 10**6:
                     raise Invalid
             if i != 4:
                 raise Invalid
             return ("shape", (2, o)), None
+
         return call, ref
 
     # ------------------------------------------------------------ checking
@@ -943,14 +1152,18 @@ def _child(seed, n_cases, log_path):
                     return f"shape {g.shape} != {a.shape}"
                 kept = g != 0
                 with E_():
-                    ok = np.isclose(g[kept], a[kept] / (1 - p), rtol=1e-4, atol=1e-6,
-                                    equal_nan=True).all()
+                    ok = np.isclose(
+                        g[kept], a[kept] / (1 - p), rtol=1e-4, atol=1e-6, equal_nan=True
+                    ).all()
                 return None if ok else "dropout values are not x / (1 - p) or 0"
         exp = np.asarray(expected, dtype=np.float64)
         if got.shape != exp.shape:
             return f"shape {got.shape}, expected {exp.shape}"
-        if want_dtype is not None and got.dtype != want_dtype and not (
-                "int" in flags and got.dtype.kind == "i"):
+        if (
+            want_dtype is not None
+            and got.dtype != want_dtype
+            and not ("int" in flags and got.dtype.kind == "i")
+        ):
             return f"dtype {got.dtype}, expected {want_dtype}"
         if got.dtype.kind not in "fib":
             return f"dtype {got.dtype}"
@@ -969,7 +1182,8 @@ def _child(seed, n_cases, log_path):
             bad = np.argwhere(~ok)[:3] if ok.ndim else [()]
             return "wrong values: " + "; ".join(
                 f"at {tuple(int(v) for v in ix)} got {g[tuple(ix)]!r} want {exp[tuple(ix)]!r}"
-                for ix in bad)
+                for ix in bad
+            )
         return None
 
     def backward_check(res, args_grad):
@@ -994,7 +1208,7 @@ def _child(seed, n_cases, log_path):
         flags.clear()
         try:
             call, ref = build(shape)
-        except Exception as e:                           # noqa: BLE001  (argument making)
+        except Exception:  # (argument making)
             # cg.tensor() itself rejecting an argument while building: not a case
             continue
         os.write(log, f"case {case}: {name} shape={shape}\n".encode())
@@ -1005,10 +1219,9 @@ def _child(seed, n_cases, log_path):
             valid = True
         except Invalid:
             valid = False
-        except Exception as e:                           # noqa: BLE001
+        except Exception as e:
             failures.append(f"case {case} {name}: the test's reference failed: {e!r}")
             continue
-        leaves = []
         try:
             with np.errstate(all="ignore"):
                 res = call()
@@ -1016,23 +1229,35 @@ def _child(seed, n_cases, log_path):
             msg = str(e)
             stats["raised"][type(e).__name__] = stats["raised"].get(type(e).__name__, 0) + 1
             if not any(n.lower() in msg.lower() for n in names):
-                failures.append(f"case {case} {name}: {type(e).__name__} message does not name "
-                                f"the op: {msg!r}")
-            elif valid and "int" not in flags and not (
-                    isinstance(expected, tuple) and expected
-                    and expected[0] in ("view-or-error", "any")):
-                failures.append(f"case {case} {name}: rejected a valid input with "
-                                f"{type(e).__name__}: {msg}")
+                failures.append(
+                    f"case {case} {name}: {type(e).__name__} message does not name the op: {msg!r}"
+                )
+            elif (
+                valid
+                and "int" not in flags
+                and not (
+                    isinstance(expected, tuple)
+                    and expected
+                    and expected[0] in ("view-or-error", "any")
+                )
+            ):
+                failures.append(
+                    f"case {case} {name}: rejected a valid input with {type(e).__name__}: {msg}"
+                )
             continue
-        except Exception as e:                           # noqa: BLE001
-            failures.append(f"case {case} {name}: raised {type(e).__name__}, not one of "
-                            f"TypeError/ValueError/IndexError/RuntimeError: {e!r}\n"
-                            + traceback.format_exc(limit=3))
+        except Exception as e:
+            failures.append(
+                f"case {case} {name}: raised {type(e).__name__}, not one of "
+                f"TypeError/ValueError/IndexError/RuntimeError: {e!r}\n"
+                + traceback.format_exc(limit=3)
+            )
             continue
         stats["ok"] += 1
         if not valid:
-            failures.append(f"case {case} {name}: accepted an invalid input "
-                            f"(returned {getattr(res, 'shape', res)!r})")
+            failures.append(
+                f"case {case} {name}: accepted an invalid input "
+                f"(returned {getattr(res, 'shape', res)!r})"
+            )
             continue
         problem = check_success(res, expected, want_dtype, name)
         if problem is None:
@@ -1041,7 +1266,7 @@ def _child(seed, n_cases, log_path):
                     problem = backward_check(res, [])
             except ALLOWED as e:
                 problem = f"backward raised {type(e).__name__}: {e}"
-            except Exception as e:                       # noqa: BLE001
+            except Exception as e:
                 problem = f"backward raised {e!r}"
         if problem:
             failures.append(f"case {case} {name}: {problem}")
@@ -1056,8 +1281,10 @@ def _child(seed, n_cases, log_path):
 # The test (parent side).
 # =============================================================================
 
+
 def run_child(seed=SEED, cases=CASES, tmp=None, timeout=240):
     import cgrad
+
     tmp = tmp or os.getcwd()
     log_path = os.path.join(str(tmp), "fuzz-cases.log")
     env = dict(os.environ)
@@ -1066,9 +1293,21 @@ def run_child(seed=SEED, cases=CASES, tmp=None, timeout=240):
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONFAULTHANDLER"] = "1"
     proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--seed", str(seed), "--cases", str(cases),
-         "--log", log_path],
-        capture_output=True, text=True, timeout=timeout, env=env)
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--seed",
+            str(seed),
+            "--cases",
+            str(cases),
+            "--log",
+            log_path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     return proc, log_path
 
 
@@ -1082,7 +1321,8 @@ def test_fuzz_public_api_in_child(tmp_path):
             last = lines[-1] if lines else ""
         raise AssertionError(
             f"the fuzz child died with exit status {proc.returncode} (a crash) during "
-            f"{last!r}\nstderr tail:\n{proc.stderr[-4000:]}")
+            f"{last!r}\nstderr tail:\n{proc.stderr[-4000:]}"
+        )
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     stats, failures = report["stats"], report["failures"]
     print(f"fuzz: {stats['cases']} cases, {stats['ok']} succeeded, raised {stats['raised']}")

@@ -1,7 +1,8 @@
 """The packed GEMM and the small-product row kernel against their naive twin
-and a float64 oracle, on every ISA path this CPU has, for shapes chosen to hit every edge of the blocking:
-1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each micro-kernel (and of its 1/3- and
-2/3-height variants for the last rows), KC+1, primes, all four transpose
+and a float64 oracle, on every ISA path this CPU has, for shapes chosen to
+hit every edge of the blocking: 1, MR-1/MR/MR+1, NR-1/NR/NR+1 of each
+micro-kernel (and of its 1/3- and 2/3-height variants for the last rows),
+KC+1, primes, all four transpose
 combinations, and accumulate=False over an output full of NaN. Each
 operand is either packed or read in place depending on its size
 (csrc/gemm_impl.h, cg_gemm); the shapes here reach all four combinations for
@@ -15,11 +16,11 @@ import pytest
 
 from cgrad import _ckernels as C
 
-KCS = {np.float32: 512, np.float64: 256}   # csrc/gemm.c CG_KC_F32 / CG_KC_F64
-DIRECT_A_BYTES = 256 * 1024                # csrc/gemm.c CG_DIRECT_A_BYTES
-DIRECT_B_BYTES = 1024 * 1024               # csrc/gemm.c CG_DIRECT_B_BYTES
-SMALL_MACS = 32 * 32 * 32                  # csrc/gemm.c CG_SMALL_MACS
-SMALL_BT = 1024                            # csrc/gemm.c CG_SMALL_BT
+KCS = {np.float32: 512, np.float64: 256}  # csrc/gemm.c CG_KC_F32 / CG_KC_F64
+DIRECT_A_BYTES = 256 * 1024  # csrc/gemm.c CG_DIRECT_A_BYTES
+DIRECT_B_BYTES = 1024 * 1024  # csrc/gemm.c CG_DIRECT_B_BYTES
+SMALL_MACS = 32 * 32 * 32  # csrc/gemm.c CG_SMALL_MACS
+SMALL_BT = 1024  # csrc/gemm.c CG_SMALL_BT
 EDGES = sorted({1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33})
 PRIMES = [37, 61, 97, 131]
 
@@ -43,10 +44,18 @@ def _packs(m, k, n, ta, tb, dtype):
 def _path_shapes(dtype):
     """Awkward shapes that, for every transpose, pack A or not and B or not."""
     kc = KCS[dtype]
-    k4k = 4096 // np.dtype(dtype).itemsize          # rows of A 4 KB apart: A packed
-    return [(37, kc + 1, 531), (131, k4k, 257), (131, kc + 1, 531), (97, kc - 1, 13),
-            (13, 2 * kc + 3, 97), (64, 64, 64), (1 + 12 * 3, k4k + 1, 33), (61, k4k, 131),
-            (300, kc // 2 + 1, 33)]
+    k4k = 4096 // np.dtype(dtype).itemsize  # rows of A 4 KB apart: A packed
+    return [
+        (37, kc + 1, 531),
+        (131, k4k, 257),
+        (131, kc + 1, 531),
+        (97, kc - 1, 13),
+        (13, 2 * kc + 3, 97),
+        (64, 64, 64),
+        (1 + 12 * 3, k4k + 1, 33),
+        (61, k4k, 131),
+        (300, kc // 2 + 1, 33),
+    ]
 
 
 def _operands(rng, m, k, n, ta, tb, dtype):
@@ -76,8 +85,8 @@ def _check(m, k, n, ta, tb, dtype, accumulate=False, seed=0):
 def test_edges_of_the_micro_tiles(isa, dtype):
     for m, n in itertools.product(EDGES, EDGES):
         if _is_small(m, 2, n) and _is_small(m, 10**6, n):
-            continue                       # no K sends it to the packed path
-        k = max(40, SMALL_MACS // (m * n) + 1)   # the least K past the small path
+            continue  # no K sends it to the packed path
+        k = max(40, SMALL_MACS // (m * n) + 1)  # the least K past the small path
         assert not _is_small(m, k, n)
         _check(m, k, n, False, False, dtype, seed=m * 100 + n + k)
 
@@ -89,32 +98,52 @@ def test_small_products_on_the_row_kernel(isa, dtype, ta, tb, accumulate):
     """gemm_small: rows in fours and one by one, the masked last lanes of a
     row (N around the 4-, 8- and 16-lane widths), and B^T transposed on the
     stack or (past SMALL_BT elements) summed as dot products."""
-    shapes = [(m, k, n) for m in (1, 3, 4, 5, 8, 9) for n in (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33)
-              for k in (1, 7, 40)]
+    shapes = [
+        (m, k, n)
+        for m in (1, 3, 4, 5, 8, 9)
+        for n in (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33)
+        for k in (1, 7, 40)
+    ]
     shapes += [(3, 700, 5), (2, 40, 600), (30, 36, 30), (37, 5, 3)]
     for m, k, n in shapes:
         assert _is_small(m, k, n), (m, k, n)
         _check(m, k, n, ta, tb, dtype, accumulate, seed=m * 1000 + n * 10 + k)
-    assert any(k * n > SMALL_BT for m, k, n in shapes)   # B^T past the stack buffer
+    assert any(k * n > SMALL_BT for m, k, n in shapes)  # B^T past the stack buffer
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
 def test_transposes_primes_and_kc_edges(isa, dtype, ta, tb):
     kc = KCS[dtype]
-    for m, k, n in [(37, kc + 1, 61), (97, kc - 1, 13), (131, 2 * kc + 3, 33), (1, kc + 1, 97),
-                    (61, 1, 131), (13, 97, 1)]:
+    for m, k, n in [
+        (37, kc + 1, 61),
+        (97, kc - 1, 13),
+        (131, 2 * kc + 3, 33),
+        (1, kc + 1, 97),
+        (61, 1, 131),
+        (13, 97, 1),
+    ]:
         _check(m, k, n, ta, tb, dtype, seed=m + k + n)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("ta,tb", [(False, False), pytest.param(False, True, marks=pytest.mark.slow),
-                                   pytest.param(True, False, marks=pytest.mark.slow), (True, True)])
+@pytest.mark.parametrize(
+    "ta,tb",
+    [
+        (False, False),
+        pytest.param(False, True, marks=pytest.mark.slow),
+        pytest.param(True, False, marks=pytest.mark.slow),
+        (True, True),
+    ],
+)
 def test_packed_and_in_place_operands(isa, dtype, ta, tb):
     shapes = _path_shapes(dtype)
     got = {_packs(m, k, n, ta, tb, dtype) for m, k, n in shapes}
-    want = {(pa, True) for pa in (False, True)} if tb else \
-        set(itertools.product([False, True], repeat=2))
+    want = (
+        {(pa, True) for pa in (False, True)}
+        if tb
+        else set(itertools.product([False, True], repeat=2))
+    )
     assert got >= want, f"shapes miss a path: {want - got}"
     for m, k, n in shapes:
         _check(m, k, n, ta, tb, dtype, seed=m + k + n)
@@ -125,6 +154,7 @@ def test_packed_and_in_place_operands(isa, dtype, ta, tb):
 def test_any_thread_count_gives_bitwise_the_same_product(isa, dtype):
     """The thread grid (rows x columns of tiles) never changes how a tile is summed."""
     import cgrad as cg
+
     before = cg.get_num_threads()
     rng = np.random.default_rng(11)
     try:
@@ -159,12 +189,13 @@ def test_every_isa_agrees_on_a_large_product():
         out = np.full((1, 300, 310), np.nan, np.float32)
         C.matmul(out, a, b, False, False, False)
         np.testing.assert_allclose(out[0], ref, rtol=1e-3, atol=1e-3, err_msg=name)
-    C._set_simd(ISAS[-1])                 # back to the best path
+    C._set_simd(ISAS[-1])  # back to the best path
 
 
 def test_strided_operands_through_the_tensor_layer():
     """Transposed and sliced views reach the kernel as transposes or copies, never wrong."""
     import cgrad as cg
+
     rng = np.random.default_rng(5)
     base = rng.standard_normal((70, 90))
     for view in (base.T, base[::2, ::3], base[5:66, 7:80].T):

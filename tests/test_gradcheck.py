@@ -58,7 +58,9 @@ def make_input(kind, shape, rng):
 A = "any"
 P = "pos"
 Z = "away0"
-SOFTPLUS_PTS = np.array([-3.0, -1.2, -0.4, 0.1, 0.3, 0.7, 1.1, 2.5])  # beta=2, threshold=1 -> switch at 0.5
+SOFTPLUS_PTS = np.array(
+    [-3.0, -1.2, -0.4, 0.1, 0.3, 0.7, 1.1, 2.5]
+)  # beta=2, threshold=1 -> switch at 0.5
 
 OPS = [
     # --- binary, broadcasting ---
@@ -86,15 +88,15 @@ OPS = [
     ("rdiv_num", lambda L, a: 3.0 / a, [(3, 4)], [P]),
     ("neg", lambda L, a: -a, [(3, 4)], [A]),
     # --- pow ---
-    ("pow_int", lambda L, a: a ** 3, [(3, 4)], [A]),
-    ("pow_2", lambda L, a: a ** 2, [(3, 4)], [A]),
-    ("pow_frac", lambda L, a: a ** 2.5, [(3, 4)], [P]),
-    ("pow_neg", lambda L, a: a ** -1.5, [(3, 4)], [P]),
-    ("pow_half", lambda L, a: a ** 0.5, [(3, 4)], [P]),
-    ("pow_tensor", lambda L, a, b: a ** b, [(3, 4), (3, 4)], [P, A]),
-    ("pow_tensor_bcast", lambda L, a, b: a ** b, [(3, 1), (1, 4)], [P, A]),
-    ("rpow_num", lambda L, a: 2.0 ** a, [(3, 4)], [A]),
-    ("rpow_num_frac", lambda L, a: 0.5 ** a, [(3, 4)], [A]),
+    ("pow_int", lambda L, a: a**3, [(3, 4)], [A]),
+    ("pow_2", lambda L, a: a**2, [(3, 4)], [A]),
+    ("pow_frac", lambda L, a: a**2.5, [(3, 4)], [P]),
+    ("pow_neg", lambda L, a: a**-1.5, [(3, 4)], [P]),
+    ("pow_half", lambda L, a: a**0.5, [(3, 4)], [P]),
+    ("pow_tensor", lambda L, a, b: a**b, [(3, 4), (3, 4)], [P, A]),
+    ("pow_tensor_bcast", lambda L, a, b: a**b, [(3, 1), (1, 4)], [P, A]),
+    ("rpow_num", lambda L, a: 2.0**a, [(3, 4)], [A]),
+    ("rpow_num_frac", lambda L, a: 0.5**a, [(3, 4)], [A]),
     # --- matmul ---
     ("mm_2d_2d", lambda L, a, b: a @ b, [(3, 4), (4, 5)], [A, A]),
     ("mm_1d_2d", lambda L, a, b: a @ b, [(4,), (4, 5)], [A, A]),
@@ -123,7 +125,12 @@ OPS = [
     ("leaky_relu_0.2", lambda L, a: L.leaky_relu(a, 0.2), [(3, 4)], [Z]),
     ("leaky_relu_kw", lambda L, a: L.leaky_relu(a, negative_slope=0.3), [(3, 4)], [Z]),
     ("softplus_default", lambda L, a: L.softplus(a), [(3, 4)], [A]),
-    ("softplus_beta_thr", lambda L, a: L.softplus(a, beta=2.0, threshold=1.0), [(8,)], [SOFTPLUS_PTS]),
+    (
+        "softplus_beta_thr",
+        lambda L, a: L.softplus(a, beta=2.0, threshold=1.0),
+        [(8,)],
+        [SOFTPLUS_PTS],
+    ),
     ("gelu_none", lambda L, a: L.gelu(a), [(3, 4)], [A]),
     ("gelu_none_kw", lambda L, a: L.gelu(a, approximate="none"), [(3, 4)], [A]),
     ("gelu_tanh", lambda L, a: L.gelu(a, approximate="tanh"), [(3, 4)], [A]),
@@ -187,7 +194,12 @@ OPS = [
     # --- cat / stack ---
     ("cat_0", lambda L, a, b: L.cat([a, b]), [(2, 3), (1, 3)], [A, A]),
     ("cat_1", lambda L, a, b: L.cat([a, b], dim=1), [(2, 3), (2, 2)], [A, A]),
-    ("cat_neg_three", lambda L, a, b, c: L.cat((a, b, c), dim=-1), [(2, 1), (2, 3), (2, 2)], [A, A, A]),
+    (
+        "cat_neg_three",
+        lambda L, a, b, c: L.cat((a, b, c), dim=-1),
+        [(2, 1), (2, 3), (2, 2)],
+        [A, A, A],
+    ),
     ("cat_fanout", lambda L, a: L.cat([a, a * 2.0]), [(2, 3)], [A]),
     ("stack_0", lambda L, a, b: L.stack([a, b]), [(2, 3), (2, 3)], [A, A]),
     ("stack_1", lambda L, a, b: L.stack([a, b], dim=1), [(2, 3), (2, 3)], [A, A]),
@@ -199,7 +211,12 @@ OPS = [
     ("mul_strided_bcast", lambda L, a, b: a[:, 1:] * b.T, [(3, 4), (3, 3)], [A, A]),
     ("mm_T_T", lambda L, a, b: a.T @ b.T, [(4, 3), (2, 4)], [A, A]),
     ("mm_sliced", lambda L, a, b: a[:, ::2] @ b[1:], [(3, 4), (3, 2)], [A, A]),
-    ("mm_batched_transposed", lambda L, a, b: a.transpose(1, 2) @ b, [(2, 4, 3), (2, 4, 2)], [A, A]),
+    (
+        "mm_batched_transposed",
+        lambda L, a, b: a.transpose(1, 2) @ b,
+        [(2, 4, 3), (2, 4, 2)],
+        [A, A],
+    ),
     ("softmax_of_T", lambda L, a: a.T.softmax(dim=-1), [(3, 4)], [A]),
     ("log_softmax_strided", lambda L, a: a[::2].log_softmax(dim=0), [(4, 3)], [A]),
     ("sum_strided", lambda L, a: a[:, ::2].sum(dim=0), [(3, 4)], [A]),
@@ -207,11 +224,33 @@ OPS = [
     ("gelu_of_T", lambda L, a: L.gelu(a.T, approximate="tanh"), [(3, 4)], [A]),
     ("sigmoid_of_col", lambda L, a: a[:, 1].sigmoid(), [(3, 4)], [A]),
     # --- composites (fan-out, skip connections, chains of everything) ---
-    ("mlp", lambda L, x, W, b, V: ((x @ W + b).tanh() @ V).sigmoid(), [(4, 3), (3, 5), (5,), (5, 2)], [A, A, A, A]),
+    (
+        "mlp",
+        lambda L, x, W, b, V: ((x @ W + b).tanh() @ V).sigmoid(),
+        [(4, 3), (3, 5), (5,), (5, 2)],
+        [A, A, A, A],
+    ),
     ("skip", lambda L, x, W: (x @ W).relu() + x, [(3, 4), (4, 4)], ["away0", A]),
-    ("xent_like", lambda L, z, w: (z.log_softmax(dim=1) * w.softmax(dim=1)).sum(dim=1).mean(), [(4, 3), (4, 3)], [A, A]),
-    ("norm_like", lambda L, x: (x - x.mean(dim=-1, keepdim=True)) / ((x * x).mean(dim=-1, keepdim=True) + 1.0).sqrt(), [(3, 4)], [A]),
-    ("attention_like", lambda L, q, k, v: (q @ k.transpose(-1, -2) / 2.0).softmax(dim=-1) @ v, [(2, 3, 4), (2, 3, 4), (2, 3, 2)], [A, A, A]),
+    (
+        "xent_like",
+        lambda L, z, w: (z.log_softmax(dim=1) * w.softmax(dim=1)).sum(dim=1).mean(),
+        [(4, 3), (4, 3)],
+        [A, A],
+    ),
+    (
+        "norm_like",
+        lambda L, x: (
+            (x - x.mean(dim=-1, keepdim=True)) / ((x * x).mean(dim=-1, keepdim=True) + 1.0).sqrt()
+        ),
+        [(3, 4)],
+        [A],
+    ),
+    (
+        "attention_like",
+        lambda L, q, k, v: (q @ k.transpose(-1, -2) / 2.0).softmax(dim=-1) @ v,
+        [(2, 3, 4), (2, 3, 4), (2, 3, 2)],
+        [A, A, A],
+    ),
 ]
 
 OP_IDS = [o[0] for o in OPS]
@@ -335,7 +374,9 @@ def test_matches_torch_float64(backend, op_id, rng):
     assert out.shape == tuple(tout.shape)
     np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
     for k, (g, t) in enumerate(zip(grads, tl)):
-        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{op_id}: input {k}")
+        np.testing.assert_allclose(
+            g, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{op_id}: input {k}"
+        )
 
 
 # ----------------------------------------------------------------------
@@ -359,7 +400,9 @@ def test_float32_agrees_with_float64(backend, op_id, rng):
     for k, (lf, g) in enumerate(zip(leaves, g64)):
         assert lf.grad.dtype == np.float32
         gscale = max(1.0, float(np.max(np.abs(g))))
-        np.testing.assert_allclose(arr(lf.grad), g, rtol=1e-4, atol=1e-5 * gscale, err_msg=f"{op_id}: input {k}")
+        np.testing.assert_allclose(
+            arr(lf.grad), g, rtol=1e-4, atol=1e-5 * gscale, err_msg=f"{op_id}: input {k}"
+        )
 
 
 @pytest.mark.parametrize("op_id", OP_IDS)
@@ -383,13 +426,32 @@ def test_backends_agree(op_id, rng):
 # ----------------------------------------------------------------------
 
 _FUNC_FORMS = [
-    ("exp", (), {}), ("log", (), {}), ("sqrt", (), {}), ("abs", (), {}), ("sin", (), {}),
-    ("cos", (), {}), ("tanh", (), {}), ("sigmoid", (), {}), ("relu", (), {}),
-    ("leaky_relu", (0.1,), {}), ("softplus", (), {"beta": 1.5}), ("gelu", (), {"approximate": "tanh"}),
-    ("clamp", (), {"min": 0.8, "max": 1.6}), ("sum", (), {"dim": 0}), ("mean", (), {"dim": (0, 1)}),
-    ("amax", (), {"dim": 1, "keepdim": True}), ("max", (), {}), ("softmax", (), {"dim": 0}),
-    ("log_softmax", (), {"dim": -1}), ("reshape", (6,), {}), ("view", (3, 2), {}), ("flatten", (), {}),
-    ("transpose", (0, 1), {}), ("permute", (1, 0), {}), ("unsqueeze", (0,), {}), ("squeeze", (), {}),
+    ("exp", (), {}),
+    ("log", (), {}),
+    ("sqrt", (), {}),
+    ("abs", (), {}),
+    ("sin", (), {}),
+    ("cos", (), {}),
+    ("tanh", (), {}),
+    ("sigmoid", (), {}),
+    ("relu", (), {}),
+    ("leaky_relu", (0.1,), {}),
+    ("softplus", (), {"beta": 1.5}),
+    ("gelu", (), {"approximate": "tanh"}),
+    ("clamp", (), {"min": 0.8, "max": 1.6}),
+    ("sum", (), {"dim": 0}),
+    ("mean", (), {"dim": (0, 1)}),
+    ("amax", (), {"dim": 1, "keepdim": True}),
+    ("max", (), {}),
+    ("softmax", (), {"dim": 0}),
+    ("log_softmax", (), {"dim": -1}),
+    ("reshape", (6,), {}),
+    ("view", (3, 2), {}),
+    ("flatten", (), {}),
+    ("transpose", (0, 1), {}),
+    ("permute", (1, 0), {}),
+    ("unsqueeze", (0,), {}),
+    ("squeeze", (), {}),
 ]
 
 
@@ -406,7 +468,10 @@ def test_function_form_matches_method(backend, name, args, kwargs, rng):
     out_m.backward(cg.tensor(W))
     out_f.backward(cg.tensor(W))
     np.testing.assert_allclose(arr(b.grad), arr(a.grad), rtol=1e-14, atol=0)
-    assert cg.gradcheck(lambda t: (getattr(cg, name)(t, *args, **kwargs) * cg.tensor(W)).sum(), (b,)) is True
+    assert (
+        cg.gradcheck(lambda t: (getattr(cg, name)(t, *args, **kwargs) * cg.tensor(W)).sum(), (b,))
+        is True
+    )
 
 
 # ----------------------------------------------------------------------
@@ -418,7 +483,12 @@ def test_gradcheck_ndarray_operands(backend, rng):
     c = rng.standard_normal((3, 1))
     x = cg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     assert cg.gradcheck(lambda t: ((t * c) + (c - t) * t / (c * c + 1.0)).sum(), (x,)) is True
-    assert cg.gradcheck(lambda t: (c.T @ t).sum() + (np.ones((3, 2)) * 0.5 * (t @ np.ones((4, 2)))).sum(), (x,)) is True
+    assert (
+        cg.gradcheck(
+            lambda t: (c.T @ t).sum() + (np.ones((3, 2)) * 0.5 * (t @ np.ones((4, 2)))).sum(), (x,)
+        )
+        is True
+    )
 
 
 def test_gradcheck_axis_alias(backend, rng):
@@ -469,18 +539,28 @@ def test_amax_all_and_tuple_split_ties_evenly(backend):
     expected = [[0.0, 1 / 3, 1 / 3], [0.0, 1 / 3, 0.0]]
     np.testing.assert_allclose(_grad_of(lambda x: x.amax(), v), expected, rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(
-        _grad_of(lambda x: x.amax(dim=(0, 1), keepdim=True).sum(), v), expected, rtol=1e-15, atol=1e-15
+        _grad_of(lambda x: x.amax(dim=(0, 1), keepdim=True).sum(), v),
+        expected,
+        rtol=1e-15,
+        atol=1e-15,
     )
 
 
 def test_amax_without_ties_routes_to_argmax(backend):
-    g = _grad_of(lambda x: (x.amax(dim=0) * cg.tensor(np.array([2.0, -1.0]))).sum(), [[1.0, 5.0], [4.0, -2.0]])
+    g = _grad_of(
+        lambda x: (x.amax(dim=0) * cg.tensor(np.array([2.0, -1.0]))).sum(),
+        [[1.0, 5.0], [4.0, -2.0]],
+    )
     np.testing.assert_allclose(g, [[0.0, -1.0], [2.0, 0.0]], rtol=0, atol=0)
 
 
 def test_relu_and_abs_gradient_at_zero_is_zero(backend):
-    np.testing.assert_array_equal(_grad_of(lambda x: x.relu().sum(), [0.0, -1.0, 1.0]), [0.0, 0.0, 1.0])
-    np.testing.assert_array_equal(_grad_of(lambda x: x.abs().sum(), [0.0, -1.0, 1.0]), [0.0, -1.0, 1.0])
+    np.testing.assert_array_equal(
+        _grad_of(lambda x: x.relu().sum(), [0.0, -1.0, 1.0]), [0.0, 0.0, 1.0]
+    )
+    np.testing.assert_array_equal(
+        _grad_of(lambda x: x.abs().sum(), [0.0, -1.0, 1.0]), [0.0, -1.0, 1.0]
+    )
 
 
 def test_clamp_gradient_is_one_on_the_boundary(backend):
@@ -501,28 +581,34 @@ def test_gelu_derivatives_hand_formula(backend):
     v = np.array([-2.0, -0.5, 0.0, 0.3, 1.7])
     # exact: d/dx x Phi(x) = Phi(x) + x phi(x)
     Phi = 0.5 * (1 + np.vectorize(math.erf)(v / math.sqrt(2)))
-    phi = np.exp(-v ** 2 / 2) / math.sqrt(2 * math.pi)
-    np.testing.assert_allclose(_grad_of(lambda x: x.gelu().sum(), v), Phi + v * phi, rtol=1e-12, atol=1e-14)
+    phi = np.exp(-(v**2) / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(
+        _grad_of(lambda x: x.gelu().sum(), v), Phi + v * phi, rtol=1e-12, atol=1e-14
+    )
     # tanh form: 0.5(1+t) + 0.5 x (1 - t^2) c (1 + 3k x^2)
     c, k = math.sqrt(2 / math.pi), 0.044715
-    t = np.tanh(c * (v + k * v ** 3))
-    expected = 0.5 * (1 + t) + 0.5 * v * (1 - t ** 2) * c * (1 + 3 * k * v ** 2)
-    np.testing.assert_allclose(_grad_of(lambda x: x.gelu(approximate="tanh").sum(), v), expected, rtol=1e-12, atol=1e-14)
+    t = np.tanh(c * (v + k * v**3))
+    expected = 0.5 * (1 + t) + 0.5 * v * (1 - t**2) * c * (1 + 3 * k * v**2)
+    np.testing.assert_allclose(
+        _grad_of(lambda x: x.gelu(approximate="tanh").sum(), v), expected, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_pow_tensor_exponent_hand_formula(backend):
     a = cg.tensor(np.array([1.5, 2.0]), requires_grad=True)
     b = cg.tensor(np.array([0.5, -1.0]), requires_grad=True)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     av, bv = np.array([1.5, 2.0]), np.array([0.5, -1.0])
     np.testing.assert_allclose(arr(a.grad), bv * av ** (bv - 1), rtol=1e-14)
-    np.testing.assert_allclose(arr(b.grad), av ** bv * np.log(av), rtol=1e-14)
+    np.testing.assert_allclose(arr(b.grad), av**bv * np.log(av), rtol=1e-14)
 
 
 def test_number_pow_tensor_hand_formula(backend):
     x = cg.tensor(np.array([0.0, 1.0, -2.0]), requires_grad=True)
-    (3.0 ** x).sum().backward()
-    np.testing.assert_allclose(arr(x.grad), 3.0 ** np.array([0.0, 1.0, -2.0]) * math.log(3.0), rtol=1e-14)
+    (3.0**x).sum().backward()
+    np.testing.assert_allclose(
+        arr(x.grad), 3.0 ** np.array([0.0, 1.0, -2.0]) * math.log(3.0), rtol=1e-14
+    )
 
 
 def test_softmax_log_softmax_hand_formulas(backend):
@@ -531,10 +617,14 @@ def test_softmax_log_softmax_hand_formulas(backend):
     s = np.exp(v) / np.exp(v).sum(1, keepdims=True)
     x = cg.tensor(v, requires_grad=True)
     (x.softmax(dim=1) * cg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(arr(x.grad), s * (w - (w * s).sum(1, keepdims=True)), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        arr(x.grad), s * (w - (w * s).sum(1, keepdims=True)), rtol=1e-12, atol=1e-14
+    )
     x2 = cg.tensor(v, requires_grad=True)
     (x2.log_softmax(dim=1) * cg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(arr(x2.grad), w - s * w.sum(1, keepdims=True), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        arr(x2.grad), w - s * w.sum(1, keepdims=True), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_matmul_1d_1d_hand_formula(backend):
@@ -557,7 +647,9 @@ def test_batched_matmul_broadcast_grad_shapes(backend, rng):
     assert b.grad.shape == (5, 4, 2)
     av, bv = arr(a), arr(b)
     g = np.ones((2, 5, 3, 2))
-    np.testing.assert_allclose(arr(a.grad), (g @ np.swapaxes(bv, -1, -2)).sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(
+        arr(a.grad), (g @ np.swapaxes(bv, -1, -2)).sum(1, keepdims=True), rtol=1e-12
+    )
     np.testing.assert_allclose(arr(b.grad), (np.swapaxes(av, -1, -2) @ g).sum(0), rtol=1e-12)
 
 
@@ -566,17 +658,17 @@ def test_pow_gradients_at_zero_hand_values(backend):
     # d/dx x^0 = 0 everywhere (also at x == 0)
     a = cg.tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
     b = cg.tensor(np.array([2.0, 0.0, 3.0]), requires_grad=True)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     np.testing.assert_allclose(arr(a.grad), [0.0, 0.0, 12.0], rtol=1e-15, atol=0)
     np.testing.assert_allclose(arr(b.grad), [0.0, 0.0, 8.0 * math.log(2.0)], rtol=1e-15, atol=0)
     x = cg.tensor(np.array([0.0, 2.0]), requires_grad=True)
-    (x ** 0).sum().backward()
+    (x**0).sum().backward()
     np.testing.assert_array_equal(arr(x.grad), [0.0, 0.0])
     y = cg.tensor(np.array([0.0, 2.0]), requires_grad=True)
-    (0.0 ** y).sum().backward()
+    (0.0**y).sum().backward()
     np.testing.assert_array_equal(arr(y.grad), [0.0, 0.0])
     z = cg.tensor(np.array([0.0, -3.0]), requires_grad=True)
-    (z ** 2).sum().backward()
+    (z**2).sum().backward()
     np.testing.assert_array_equal(arr(z.grad), [0.0, -6.0])
 
 
@@ -590,7 +682,8 @@ _EXTREMES = [
     ("relu", lambda x: x.relu(), [0.0, 1000.0], [0.0, 1.0]),
     ("leaky_relu", lambda x: x.leaky_relu(0.1), [-100.0, 1000.0], [0.1, 1.0]),
     ("clamp", lambda x: x.clamp(-1.0, 1.0), [-1.0, 1.0], [0.0, 0.0]),
-    # softmax of [-1000, 1000] is [0, 1]; log_softmax is [-2000, 0]; d/dx sum log_softmax = 1 - 2 softmax
+    # softmax of [-1000, 1000] is [0, 1]; log_softmax is [-2000, 0];
+    # d/dx sum log_softmax = 1 - 2 softmax
     ("softmax", lambda x: x.softmax(dim=0), [0.0, 1.0], [0.0, 0.0]),
     ("log_softmax", lambda x: x.log_softmax(dim=0), [-2000.0, 0.0], [1.0, -1.0]),
 ]
@@ -622,7 +715,7 @@ class _BadSquare(cg.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * 3.0 * x          # wrong: should be 2 x
+        return g * 3.0 * x  # wrong: should be 2 x
 
 
 class _SlightlyBadSquare(cg.autograd.Function):
@@ -634,7 +727,7 @@ class _SlightlyBadSquare(cg.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * 2.02 * x         # 1% too large: well above rtol=1e-3
+        return g * 2.02 * x  # 1% too large: well above rtol=1e-3
 
 
 class _GoodSquare(cg.autograd.Function):
@@ -660,7 +753,7 @@ class _BadSecondInput(cg.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return g * b, g * a * 0.5   # second is wrong
+        return g * b, g * a * 0.5  # second is wrong
 
 
 def test_gradcheck_passes_for_correct_custom_function(backend, rng):
@@ -704,20 +797,30 @@ def test_gradcheck_fails_when_backward_ignores_broadcast(backend, rng):
 
         @staticmethod
         def backward(ctx, g):
-            return g, g.sum(dim=0) * 0.0 + g[0]     # wrong: should be g.sum(0)
+            return g, g.sum(dim=0) * 0.0 + g[0]  # wrong: should be g.sum(0)
 
     x = cg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     b = cg.tensor(rng.standard_normal(2), requires_grad=True)
     with pytest.raises(cg.GradcheckError):
-        cg.gradcheck(lambda p, q: (BadBias.apply(p, q) * cg.tensor(np.arange(6.0).reshape(3, 2))).sum(), (x, b))
+        cg.gradcheck(
+            lambda p, q: (BadBias.apply(p, q) * cg.tensor(np.arange(6.0).reshape(3, 2))).sum(),
+            (x, b),
+        )
 
 
 def test_gradcheck_accepts_tolerance_keywords(backend, rng):
     x = cg.tensor(rng.uniform(0.5, 2.0, size=4), requires_grad=True)
     # with a huge tolerance even the 1%-wrong backward passes; default fails
-    assert cg.gradcheck(lambda t: _SlightlyBadSquare.apply(t).sum(), (x,), eps=1e-6, atol=1.0, rtol=0.5) is True
+    assert (
+        cg.gradcheck(
+            lambda t: _SlightlyBadSquare.apply(t).sum(), (x,), eps=1e-6, atol=1.0, rtol=0.5
+        )
+        is True
+    )
     with pytest.raises(cg.GradcheckError):
-        cg.gradcheck(lambda t: _SlightlyBadSquare.apply(t).sum(), (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+        cg.gradcheck(
+            lambda t: _SlightlyBadSquare.apply(t).sum(), (x,), eps=1e-6, atol=1e-5, rtol=1e-3
+        )
 
 
 # ----------------------------------------------------------------------
@@ -776,27 +879,51 @@ def test_kernel_tails_c_matches_numpy_backend(name, fn, dtype):
         np.testing.assert_allclose(gc_, gn, err_msg=f"{name} backward, n={n}", **tol)
 
 
-_MM_SIZES = [(1, 1, 1), (1, 7, 1), (5, 3, 9), (17, 33, 9), (33, 17, 65), (64, 64, 64), (65, 1, 3), (7, 129, 5)]
+_MM_SIZES = [
+    (1, 1, 1),
+    (1, 7, 1),
+    (5, 3, 9),
+    (17, 33, 9),
+    (33, 17, 65),
+    (64, 64, 64),
+    (65, 1, 3),
+    (7, 129, 5),
+]
 
 
 @pytest.mark.parametrize("m, k, n", _MM_SIZES)
 @pytest.mark.parametrize("dtype", [F32, F64])
 def test_matmul_forward_backward_awkward_sizes(backend, m, k, n, dtype):
     rng = np.random.default_rng(m * 10007 + k * 101 + n)
-    av, bv, gv = rng.standard_normal((m, k)), rng.standard_normal((k, n)), rng.standard_normal((m, n))
+    av, bv, gv = (
+        rng.standard_normal((m, k)),
+        rng.standard_normal((k, n)),
+        rng.standard_normal((m, n)),
+    )
     tol = dict(rtol=1e-11, atol=1e-11) if dtype == F64 else dict(rtol=1e-4, atol=1e-4)
     for ta in (False, True):
         for tb in (False, True):
             # feed transposed views too (A^T B and A B^T paths)
-            A = cg.tensor(av.T.copy().astype(dtype), requires_grad=True) if ta else cg.tensor(av.astype(dtype), requires_grad=True)
-            B = cg.tensor(bv.T.copy().astype(dtype), requires_grad=True) if tb else cg.tensor(bv.astype(dtype), requires_grad=True)
+            A = (
+                cg.tensor(av.T.copy().astype(dtype), requires_grad=True)
+                if ta
+                else cg.tensor(av.astype(dtype), requires_grad=True)
+            )
+            B = (
+                cg.tensor(bv.T.copy().astype(dtype), requires_grad=True)
+                if tb
+                else cg.tensor(bv.astype(dtype), requires_grad=True)
+            )
             out = (A.T if ta else A) @ (B.T if tb else B)
             np.testing.assert_allclose(arr(out), av @ bv, err_msg=f"forward ta={ta} tb={tb}", **tol)
             out.backward(cg.tensor(gv.astype(dtype)))
             dA, dB = gv @ bv.T, av.T @ gv
-            np.testing.assert_allclose(arr(A.grad), dA.T if ta else dA, err_msg=f"dA ta={ta} tb={tb}", **tol)
-            np.testing.assert_allclose(arr(B.grad), dB.T if tb else dB, err_msg=f"dB ta={ta} tb={tb}", **tol)
-
+            np.testing.assert_allclose(
+                arr(A.grad), dA.T if ta else dA, err_msg=f"dA ta={ta} tb={tb}", **tol
+            )
+            np.testing.assert_allclose(
+                arr(B.grad), dB.T if tb else dB, err_msg=f"dB ta={ta} tb={tb}", **tol
+            )
 
 
 # ----------------------------------------------------------------------
@@ -843,7 +970,13 @@ def _make_program(seed, n_steps=10):
         if r.random() < 0.5:
             steps.append(("u", int(r.integers(len(_PROG_UNARY))), (int(r.integers(pool)),)))
         else:
-            steps.append(("b", int(r.integers(len(_PROG_BINARY))), (int(r.integers(pool)), int(r.integers(pool)))))
+            steps.append(
+                (
+                    "b",
+                    int(r.integers(len(_PROG_BINARY))),
+                    (int(r.integers(pool)), int(r.integers(pool))),
+                )
+            )
         pool += 1
     return steps
 
@@ -869,7 +1002,9 @@ def test_random_programs(backend, seed):
     out, grads, W = _cg_forward_backward(fn, values, rng=rng)
     fd = numpy_central_differences(fn, values, W)
     for k, (g, n) in enumerate(zip(grads, fd)):
-        np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-6, err_msg=f"program {seed} {steps}: input {k}")
+        np.testing.assert_allclose(
+            g, n, rtol=1e-5, atol=1e-6, err_msg=f"program {seed} {steps}: input {k}"
+        )
     try:
         import torch
     except ImportError:
@@ -879,4 +1014,6 @@ def test_random_programs(backend, seed):
     tout.backward(torch.tensor(np.asarray(W, dtype=F64)))
     np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
     for k, (g, t) in enumerate(zip(grads, tl)):
-        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"program {seed}: input {k}")
+        np.testing.assert_allclose(
+            g, t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"program {seed}: input {k}"
+        )

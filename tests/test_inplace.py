@@ -12,8 +12,9 @@ import cgrad.nn.functional as F
 X = np.array([[-1.5, -0.2, 0.3], [0.0, 2.0, -3.0]])
 
 
-@pytest.mark.parametrize("name,kw", [("relu", {}), ("leaky_relu", {"negative_slope": 0.2}),
-                                     ("silu", {}), ("mish", {})])
+@pytest.mark.parametrize(
+    "name,kw", [("relu", {}), ("leaky_relu", {"negative_slope": 0.2}), ("silu", {}), ("mish", {})]
+)
 def test_functional_inplace_changes_the_input_and_gives_the_same_gradient(backend, name, kw):
     ref_x = cg.tensor(X, dtype=cg.float64, requires_grad=True)
     ref = getattr(F, name)(ref_x * 3, **kw)
@@ -22,7 +23,7 @@ def test_functional_inplace_changes_the_input_and_gives_the_same_gradient(backen
     x = cg.tensor(X, dtype=cg.float64, requires_grad=True)
     y = x * 3
     out = getattr(F, name)(y, inplace=True, **kw)
-    assert out is y                                   # torch returns the input itself
+    assert out is y  # torch returns the input itself
     np.testing.assert_array_equal(y.numpy(), ref.numpy())
     assert y.grad_fn.name == name
     (y * y).sum().backward()
@@ -45,14 +46,14 @@ def test_inplace_methods_under_no_grad_write_the_data_and_bump_the_version():
     assert t._vc[0] == before + 1
     w = cg.tensor(X, requires_grad=True)
     with cg.no_grad():
-        w.clamp_(min=0.0)                          # allowed under no_grad, as torch
-    np.testing.assert_array_equal(w.numpy(), np.maximum(X, 0))          # X is float64
+        w.clamp_(min=0.0)  # allowed under no_grad, as torch
+    np.testing.assert_array_equal(w.numpy(), np.maximum(X, 0))  # X is float64
 
 
 def test_an_inplace_change_after_use_is_caught():
     x = cg.tensor(X, dtype=cg.float64, requires_grad=True)
     y = x * 2
-    z = y.log()                                    # log saves its input y
+    z = y.log()  # log saves its input y
     y.exp_()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
@@ -95,7 +96,7 @@ def test_zero_grad_without_set_to_none_zeroes_in_place_and_detaches(owner):
     grads = [p.grad for p in model.parameters()]
     (model if owner == "module" else opt).zero_grad(set_to_none=False)
     for p, g in zip(model.parameters(), grads):
-        assert p.grad is g                       # the same tensor, zeroed in place
+        assert p.grad is g  # the same tensor, zeroed in place
         assert not g.numpy().any()
         assert g.grad_fn is None and not g.requires_grad
     (model if owner == "module" else opt).zero_grad()

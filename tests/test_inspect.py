@@ -82,21 +82,22 @@ def test_check_grads_passes_a_correct_model_and_matches_an_independent_fd():
     def loss(W):
         h = np.tanh((X @ W.T + b1) ** 2)
         return np.mean((h @ W2.T + b2 - Y) ** 2)
+
     i, j = p.worst_index
     E = np.zeros_like(W1)
     E[i, j] = 1e-6
     fd = (loss(W1 + E) - loss(W1 - E)) / 2e-6
     assert p.analytic == pytest.approx(fd, rel=1e-6, abs=1e-9)
-    assert model.l1.weight.grad is None            # the user's model is untouched
+    assert model.l1.weight.grad is None  # the user's model is untouched
 
 
 def test_check_grads_runs_in_float64_and_warns_for_float32():
-    model = Net(RightSquare)                       # float32
+    model = Net(RightSquare)  # float32
     x, y = cg.randn(5, 3), cg.randn(5, 2)
     with pytest.warns(CheckGradsWarning, match="float32"):
         rep = cg.check_grads(model, nn.MSELoss(), x, y)
     assert rep.ok and rep.dtype == "float64"
-    assert model.l1.weight.dtype == np.float32     # the copy was cast, not the model
+    assert model.l1.weight.dtype == np.float32  # the copy was cast, not the model
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cg.check_grads(Net(RightSquare).double(), nn.MSELoss(), *batch())
@@ -112,8 +113,13 @@ def test_check_grads_samples_large_parameters_and_handles_class_targets():
 
 
 def seed_chain(y):
-    net = nn.Sequential(nn.Linear(1, 1, bias=False), nn.Sigmoid(), nn.Linear(1, 1, bias=False),
-                        nn.Sigmoid(), nn.Linear(1, 1, bias=False)).double()
+    net = nn.Sequential(
+        nn.Linear(1, 1, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(1, 1, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(1, 1, bias=False),
+    ).double()
     with cg.no_grad():
         for lin, w in zip((net[0], net[2], net[4]), (0.25, -0.11, 0.78)):
             lin.weight.fill_(w)
@@ -145,13 +151,21 @@ def test_grad_health_vanishing_on_a_20_layer_sigmoid_chain_healthy_on_relu_mlp()
     nn.MSELoss()(deep(x), cg.randn(32, 16)).backward()
     rep = cg.grad_health(deep, x)
     assert rep.verdict == "vanishing"
-    norms = [np.sqrt(sum(float((p.grad.numpy().astype(np.float64) ** 2).sum())
-                         for p in (deep[i].weight, deep[i].bias))) for i in range(0, 40, 2)]
-    assert [l.grad_norm for l in rep.layers] == pytest.approx(norms, rel=1e-6)
+    norms = [
+        np.sqrt(
+            sum(
+                float((p.grad.numpy().astype(np.float64) ** 2).sum())
+                for p in (deep[i].weight, deep[i].bias)
+            )
+        )
+        for i in range(0, 40, 2)
+    ]
+    assert [layer.grad_norm for layer in rep.layers] == pytest.approx(norms, rel=1e-6)
     assert min(norms) < 1e-2 * max(norms)
 
-    mlp = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                        nn.Linear(64, 10))
+    mlp = nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
     x = cg.randn(64, 64)
     nn.CrossEntropyLoss()(mlp(x), cg.randint(0, 10, size=(64,))).backward()
     rep = cg.grad_health(mlp, x)
@@ -163,7 +177,7 @@ def test_grad_health_counts_dead_and_saturated_units():
     cg.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
     with cg.no_grad():
-        mlp[0].bias.data[:3] = -100.0                  # units 0..2 never fire
+        mlp[0].bias.data[:3] = -100.0  # units 0..2 never fire
     x = cg.randn(16, 4)
     mlp(x).sum().backward()
     rep = cg.grad_health(mlp, x)
@@ -177,7 +191,7 @@ def test_grad_health_counts_dead_and_saturated_units():
     sat(x).sum().backward()
     rs = cg.grad_health(sat, x)
     z = x.numpy().astype(np.float64) @ sat[0].weight.numpy().T + sat[0].bias.numpy()
-    y = 0.5 * (1 + np.tanh(z / 2))                      # the logistic sigmoid, overflow-free
+    y = 0.5 * (1 + np.tanh(z / 2))  # the logistic sigmoid, overflow-free
     expected = np.mean((y < 0.01) | (y > 0.99))
     assert rs["0"].saturated == pytest.approx(expected)
     assert expected > 0.8

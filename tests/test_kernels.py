@@ -22,7 +22,8 @@ import re
 import sys
 import warnings
 import zlib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -34,8 +35,8 @@ except ModuleNotFoundError as exc:  # not installed: use the source tree
         raise
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-from cgrad import _ckernels as C  # noqa: E402  (no skip: a missing build must fail)
-from cgrad import numpy_backend as N  # noqa: E402
+from cgrad import _ckernels as C  # (no skip: a missing build must fail)
+from cgrad import numpy_backend as N
 
 F32, F64 = np.float32, np.float64
 DTYPES = [F32, F64]
@@ -56,13 +57,20 @@ def assert_close(got, want, rtol, atol, what=""):
     want = np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     with np.errstate(invalid="ignore", over="ignore"):
-        allowed = np.broadcast_to(np.asarray(atol, dtype=np.float64) + rtol * np.abs(want), want.shape)
+        allowed = np.broadcast_to(
+            np.asarray(atol, dtype=np.float64) + rtol * np.abs(want), want.shape
+        )
         ok = (got == want) | (np.isnan(got) & np.isnan(want)) | (np.abs(got - want) <= allowed)
     if not ok.all():
         bad = np.argwhere(~ok) if ok.ndim else [()]
-        lines = [f"  at {tuple(int(i) for i in ix)}: got {got[tuple(ix)]!r}, want {want[tuple(ix)]!r}, "
-                 f"allowed {allowed[tuple(ix)]:.3g}" for ix in bad[:5]]
-        raise AssertionError(f"{what}: {int((~ok).sum())} of {ok.size} values differ\n" + "\n".join(lines))
+        lines = [
+            f"  at {tuple(int(i) for i in ix)}: got {got[tuple(ix)]!r}, want {want[tuple(ix)]!r}, "
+            f"allowed {allowed[tuple(ix)]:.3g}"
+            for ix in bad[:5]
+        ]
+        raise AssertionError(
+            f"{what}: {int((~ok).sum())} of {ok.size} values differ\n" + "\n".join(lines)
+        )
 
 
 def assert_match(got, want, dtype, what="", scale=1.0):
@@ -89,12 +97,12 @@ def _sigmoid(x):
 
 
 def _gelu_tanh(x):
-    u = K_TANH * (x + 0.044715 * x ** 3)
+    u = K_TANH * (x + 0.044715 * x**3)
     return 0.5 * x * (1 + math.tanh(u))
 
 
 def _gelu_tanh_d(x):
-    t = math.tanh(K_TANH * (x + 0.044715 * x ** 3))
+    t = math.tanh(K_TANH * (x + 0.044715 * x**3))
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * K_TANH * (1 + 3 * 0.044715 * x * x)
 
 
@@ -102,16 +110,19 @@ class Unary(NamedTuple):
     id: str
     kernel: str
     params: tuple
-    lo: float                 # sampling range for x
+    lo: float  # sampling range for x
     hi: float
-    f: Callable               # math-module forward
-    df: Callable              # hand-derived derivative
-    kinks: tuple = ()         # points where the derivative jumps (kept away from in FD)
+    f: Callable  # math-module forward
+    df: Callable  # hand-derived derivative
+    kinks: tuple = ()  # points where the derivative jumps (kept away from in FD)
 
 
-SP_BETA, SP_THRESH = 1.5, 4.0   # threshold inside the sampled range, so both branches run
-CL_LO, CL_HI = -0.75, 1.25      # exactly representable in float32
+SP_BETA, SP_THRESH = 1.5, 4.0  # threshold inside the sampled range, so both branches run
+CL_LO, CL_HI = -0.75, 1.25  # exactly representable in float32
 
+# One row per case (id, kernel, params, sampling range, f, f', kinks); the
+# formatter would put each field of most rows on a line of its own.
+# fmt: off
 UNARY = [
     Unary("neg", "neg", (), -4, 4, lambda x: -x, lambda x: -1.0),
     Unary("exp", "exp", (), -4, 4, math.exp, math.exp),
@@ -122,7 +133,8 @@ UNARY = [
     Unary("cos", "cos", (), -4, 4, math.cos, lambda x: -math.sin(x)),
     Unary("tanh", "tanh", (), -4, 4, math.tanh, lambda x: 1 - math.tanh(x) ** 2),
     Unary("sigmoid", "sigmoid", (), -6, 6, _sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x))),
-    Unary("relu", "relu", (), -4, 4, lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0, (0.0,)),
+    Unary("relu", "relu", (), -4, 4, lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0,
+          (0.0,)),
     Unary("leaky_relu", "leaky_relu", (0.1,), -4, 4, lambda x: x if x > 0 else 0.1 * x,
           lambda x: 1.0 if x > 0 else 0.1, (0.0,)),
     Unary("leaky_relu[-2]", "leaky_relu", (-2.0,), -4, 4, lambda x: x if x > 0 else -2.0 * x,
@@ -139,6 +151,7 @@ UNARY = [
     Unary("clamp[lo>hi]", "clamp", (1.0, -1.0), -3, 3, lambda x: min(max(x, 1.0), -1.0),
           lambda x: 0.0, (-1.0, 1.0)),
 ]
+# fmt: on
 UNARY_IDS = [u.id for u in UNARY]
 
 
@@ -152,7 +165,7 @@ def unary_bwd(mod, u, dx, dy, x, y):
 
 def sample_unary(u, rng, shape, dtype, kink_gap=0.0):
     x = rng.uniform(u.lo, u.hi, size=shape)
-    for k in u.kinks:                      # push samples off the kinks
+    for k in u.kinks:  # push samples off the kinks
         near = np.abs(x - k) < kink_gap
         x[near] = k + np.copysign(kink_gap, x[near] - k + 1e-300) * 2
     return x.astype(dtype)
@@ -171,7 +184,7 @@ UNARY_SHAPES = [(), (0,), (1,), (7,), (33,), (257,), (3, 5, 7), (2, 0, 3), (7000
 def test_unary_c_matches_numpy(u, dtype, shape):
     rng = rng_for("unary", u.id, dtype, shape)
     x = sample_unary(u, rng, shape, dtype)
-    if x.size:                             # hit the kinks exactly too
+    if x.size:  # hit the kinks exactly too
         flat = x.reshape(-1)
         for i, k in enumerate(u.kinks):
             flat[(3 * i) % flat.size] = k
@@ -186,13 +199,37 @@ def test_unary_c_matches_numpy(u, dtype, shape):
     dxc, dxn = dx0.copy(), dx0.copy()
     unary_bwd(C, u, dxc, dy, x, yn)
     unary_bwd(N, u, dxn, dy, x, yn)
-    assert_match(dxc, dxn, dtype, f"{u.kernel}_backward (accumulating)",
-                 scale=1 + np.abs(dx0) + np.abs(dxn - dx0))
-    unary_bwd(C, u, None, dy, x, yn)       # a None gradient is skipped, not an error
+    assert_match(
+        dxc,
+        dxn,
+        dtype,
+        f"{u.kernel}_backward (accumulating)",
+        scale=1 + np.abs(dx0) + np.abs(dxn - dx0),
+    )
+    unary_bwd(C, u, None, dy, x, yn)  # a None gradient is skipped, not an error
 
 
-SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 0.5, -0.5, 20.0, -20.0,
-            50.0, -50.0, 100.0, -100.0, 1000.0, -1000.0, 1e30, -1e30]
+SPECIALS = [
+    0.0,
+    -0.0,
+    np.inf,
+    -np.inf,
+    np.nan,
+    1e-30,
+    -1e-30,
+    0.5,
+    -0.5,
+    20.0,
+    -20.0,
+    50.0,
+    -50.0,
+    100.0,
+    -100.0,
+    1000.0,
+    -1000.0,
+    1e30,
+    -1e30,
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
@@ -233,11 +270,17 @@ def test_unary_forward_in_place_aliasing():
 
 # ---- NumPy backend against the math module and hand-derived derivatives
 
+
 @pytest.mark.parametrize("u", UNARY, ids=UNARY_IDS)
 def test_numpy_unary_against_math(u):
     rng = rng_for("math", u.id)
-    x = np.concatenate([sample_unary(u, rng, (400,), F64),
-                        np.linspace(u.lo, u.hi, 101), np.array(u.kinks, dtype=F64)])
+    x = np.concatenate(
+        [
+            sample_unary(u, rng, (400,), F64),
+            np.linspace(u.lo, u.hi, 101),
+            np.array(u.kinks, dtype=F64),
+        ]
+    )
     y = np.full_like(x, np.nan)
     unary_fwd(N, u, y, x)
     assert_close(y, math_map(u.f, x), 1e-14, 1e-15, f"{u.kernel}_forward vs math")
@@ -245,17 +288,21 @@ def test_numpy_unary_against_math(u):
     dx0 = rng.uniform(-1, 1, x.shape)
     dx = dx0.copy()
     unary_bwd(N, u, dx, dy, x, y)
-    assert_close(dx - dx0, dy * math_map(u.df, x), 1e-12, 1e-14, f"{u.kernel}_backward vs hand derivative")
+    assert_close(
+        dx - dx0, dy * math_map(u.df, x), 1e-12, 1e-14, f"{u.kernel}_backward vs hand derivative"
+    )
     # float32 evaluates to float32 accuracy against the same oracles (off the kinks:
     # rounding x to float32 may move it across a threshold, e.g. softplus's jump)
-    x32 = x[:x.size - len(u.kinks)].astype(F32)
+    x32 = x[: x.size - len(u.kinks)].astype(F32)
     y32 = np.empty_like(x32)
     unary_fwd(N, u, y32, x32)
     assert y32.dtype == F32
     assert_close(y32, math_map(u.f, x32), 2e-6, 2e-6, f"{u.kernel}_forward float32 vs math")
     dx32 = np.zeros_like(x32)
     unary_bwd(N, u, dx32, np.ones_like(x32), x32, y32)
-    assert_close(dx32, math_map(u.df, x32), 1e-5, 1e-5, f"{u.kernel}_backward float32 vs hand derivative")
+    assert_close(
+        dx32, math_map(u.df, x32), 1e-5, 1e-5, f"{u.kernel}_backward float32 vs hand derivative"
+    )
 
 
 @pytest.mark.parametrize("u", UNARY, ids=UNARY_IDS)
@@ -279,7 +326,7 @@ def test_numpy_unary_backward_finite_differences(u):
 def test_numpy_unary_nan_propagates():
     for u in UNARY:
         if u.id == "clamp[lo>hi]":
-            continue                        # min(max(nan, 1), -1): NaN too, checked below
+            continue  # min(max(nan, 1), -1): NaN too, checked below
         x = np.array([np.nan, 1.0])
         y = np.zeros_like(x)
         unary_fwd(N, u, y, x)
@@ -291,11 +338,30 @@ def test_numpy_unary_nan_propagates():
 
 # ---- the error function behind exact GELU
 
+
 def test_erf_matches_math_erf_to_a_few_ulp():
-    x = np.concatenate([np.linspace(-7, 7, 140001), np.geomspace(1e-310, 30, 4000),
-                        -np.geomspace(1e-310, 30, 4000), [0.0, -0.0, 0.5, 2.0, 6.0, -0.5, -2.0, -6.0,
-                                                         np.nextafter(0.5, 0), np.nextafter(2.0, 0),
-                                                         np.nextafter(6.0, 0), 1e300, -1e300]])
+    x = np.concatenate(
+        [
+            np.linspace(-7, 7, 140001),
+            np.geomspace(1e-310, 30, 4000),
+            -np.geomspace(1e-310, 30, 4000),
+            [
+                0.0,
+                -0.0,
+                0.5,
+                2.0,
+                6.0,
+                -0.5,
+                -2.0,
+                -6.0,
+                np.nextafter(0.5, 0),
+                np.nextafter(2.0, 0),
+                np.nextafter(6.0, 0),
+                1e300,
+                -1e300,
+            ],
+        ]
+    )
     got = N._erf(x)
     want = math_map(math.erf, x)
     ulp = np.spacing(np.abs(want))
@@ -319,6 +385,7 @@ def test_erfc_matches_math_erfc_to_a_few_ulp():
 
 # ---- PyTorch's edge conventions, by hand
 
+
 def _bwd(mod, kernel, x, *params, dy=None):
     x = np.asarray(x, dtype=F64)
     y = np.empty_like(x)
@@ -331,20 +398,20 @@ def _bwd(mod, kernel, x, *params, dy=None):
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
 def test_torch_conventions_unary(mod):
     x = [0.0, -0.0, 2.0, -2.0]
-    assert _bwd(mod, "relu", x)[1].tolist() == [0, 0, 1, 0]                 # relu'(0) = 0
-    assert _bwd(mod, "abs", x)[1].tolist() == [0, 0, 1, -1]                 # abs'(0) = 0
-    assert _bwd(mod, "abs", [np.nan])[1].tolist() == [0.0]                  # torch: sgn(nan) = 0
-    assert _bwd(mod, "leaky_relu", x, 0.01)[1].tolist() == [0.01, 0.01, 1, 0.01]   # slope at 0
+    assert _bwd(mod, "relu", x)[1].tolist() == [0, 0, 1, 0]  # relu'(0) = 0
+    assert _bwd(mod, "abs", x)[1].tolist() == [0, 0, 1, -1]  # abs'(0) = 0
+    assert _bwd(mod, "abs", [np.nan])[1].tolist() == [0.0]  # torch: sgn(nan) = 0
+    assert _bwd(mod, "leaky_relu", x, 0.01)[1].tolist() == [0.01, 0.01, 1, 0.01]  # slope at 0
     y, dx = _bwd(mod, "clamp", [-1.0, 2.0, -1.5, 2.5, 0.0, np.nan], -1.0, 2.0)
-    assert dx.tolist() == [1, 1, 0, 0, 1, 0]                                # bounds inclusive
+    assert dx.tolist() == [1, 1, 0, 0, 1, 0]  # bounds inclusive
     assert y[:5].tolist() == [-1, 2, -1, 2, 0] and np.isnan(y[5])
-    y, dx = _bwd(mod, "clamp", [0.5, 3.0, -3.0], 2.0, 1.0)                  # lo > hi: hi wins
+    y, dx = _bwd(mod, "clamp", [0.5, 3.0, -3.0], 2.0, 1.0)  # lo > hi: hi wins
     assert y.tolist() == [1, 1, 1]
-    assert _bwd(mod, "clamp", [5.0, -5.0], -np.inf, np.inf)[1].tolist() == [1, 1]   # absent bounds
+    assert _bwd(mod, "clamp", [5.0, -5.0], -np.inf, np.inf)[1].tolist() == [1, 1]  # absent bounds
     y, dx = _bwd(mod, "sqrt", [0.0, 4.0])
-    assert dx.tolist() == [np.inf, 0.25]                                    # sqrt'(0) = +inf
+    assert dx.tolist() == [np.inf, 0.25]  # sqrt'(0) = +inf
     y, dx = _bwd(mod, "log", [0.0, 4.0])
-    assert y[0] == -np.inf and dx.tolist() == [np.inf, 0.25]                # log(0), log'(0)
+    assert y[0] == -np.inf and dx.tolist() == [np.inf, 0.25]  # log(0), log'(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         y, dx = _bwd(mod, "sigmoid", [1000.0, -1000.0, 0.0])
@@ -355,9 +422,9 @@ def test_torch_conventions_unary(mod):
         # softplus far beyond any threshold: log1p(exp(z)) evaluated without overflow
         y, dx = _bwd(mod, "softplus", [1000.0, -1000.0, -50.0, 30.0], 1.0, np.inf)
         assert y[0] == 1000.0 and y[1] == 0.0 and dx[0] == 1.0 and dx[1] == 0.0
-        assert math.isclose(y[2], math.exp(-50.0), rel_tol=1e-14)           # log1p(e^-50) ~ e^-50
+        assert math.isclose(y[2], math.exp(-50.0), rel_tol=1e-14)  # log1p(e^-50) ~ e^-50
         assert math.isclose(y[3], 30.0 + math.log1p(math.exp(-30.0)), rel_tol=1e-15)
-        y, dx = _bwd(mod, "softplus", [10.0, 2.0], 2.0, 5.0)               # beta x > threshold: x
+        y, dx = _bwd(mod, "softplus", [10.0, 2.0], 2.0, 5.0)  # beta x > threshold: x
         assert y[0] == 10.0 and dx[0] == 1.0
         assert math.isclose(y[1], math.log1p(math.exp(4.0)) / 2, rel_tol=1e-14)
         assert math.isclose(dx[1], 1 / (1 + math.exp(-4.0)), rel_tol=1e-14)
@@ -368,13 +435,25 @@ def test_torch_conventions_unary(mod):
 # =====================================================================================
 
 BINARY = ["add", "sub", "mul", "div", "pow"]
-BINARY_SHAPES = [(), (0,), (1,), (7,), (33,), (257,), (3, 5, 7), (4, 0, 3), (2, 3, 1, 4),
-                 (2, 1, 2, 1, 3, 1, 2, 2), (40, 1001)]
+BINARY_SHAPES = [
+    (),
+    (0,),
+    (1,),
+    (7,),
+    (33,),
+    (257,),
+    (3, 5, 7),
+    (4, 0, 3),
+    (2, 3, 1, 4),
+    (2, 1, 2, 1, 3, 1, 2, 2),
+    (40, 1001),
+]
 
 
 def binary_operand(rng, op, which, shape, dtype, layout):
     """An operand of the given shape in one memory layout. Values keep pow's base
     positive and div's divisor away from 0."""
+
     def draw(s):
         if op == "pow" and which == "a":
             v = rng.uniform(0.2, 3.0, s)
@@ -385,25 +464,32 @@ def binary_operand(rng, op, which, shape, dtype, layout):
         else:
             v = rng.uniform(-3.0, 3.0, s)
         return np.asarray(v)
+
     nd = len(shape)
     if layout == "contig" or nd == 0 and layout != "scalar":
         return draw(shape).astype(dtype)
-    if layout == "scalar":                 # every stride 0
+    if layout == "scalar":  # every stride 0
         return np.broadcast_to(draw(()).astype(dtype), shape)
-    if layout == "bcast":                  # every other dim broadcast (stride 0)
+    if layout == "bcast":  # every other dim broadcast (stride 0)
         small = tuple(1 if i % 2 == 0 else n for i, n in enumerate(shape))
         return np.broadcast_to(draw(small).astype(dtype), shape)
-    if layout == "strided":                # every dim stepped by 2
+    if layout == "strided":  # every dim stepped by 2
         big = draw(tuple(2 * n + 1 for n in shape)).astype(dtype)
         return big[tuple(slice(None, None, 2) for _ in shape)][tuple(slice(0, n) for n in shape)]
-    if layout == "reversed":               # Fortran order, first dim walked backwards
+    if layout == "reversed":  # Fortran order, first dim walked backwards
         v = draw(shape[::-1]).astype(dtype).T
         return v[::-1]
     raise AssertionError(layout)
 
 
-BINARY_LAYOUTS = [("contig", "contig"), ("bcast", "contig"), ("contig", "scalar"),
-                  ("strided", "reversed"), ("reversed", "bcast"), ("scalar", "strided")]
+BINARY_LAYOUTS = [
+    ("contig", "contig"),
+    ("bcast", "contig"),
+    ("contig", "scalar"),
+    ("strided", "reversed"),
+    ("reversed", "bcast"),
+    ("scalar", "strided"),
+]
 
 
 @pytest.mark.parametrize("layouts", BINARY_LAYOUTS, ids=lambda t: "-".join(t))
@@ -431,8 +517,12 @@ def test_binary_c_matches_numpy(op, dtype, shape, layouts):
     dac2, dbc2 = da0.copy(), db0.copy()
     getattr(C, op + "_backward")(dac2, None, dout, a, b, on)
     getattr(C, op + "_backward")(None, dbc2, dout, a, b, on)
-    assert_match(dac2, dan, dtype, f"{op}_backward da alone", scale=1 + np.abs(da0) + np.abs(dan - da0))
-    assert_match(dbc2, dbn, dtype, f"{op}_backward db alone", scale=1 + np.abs(db0) + np.abs(dbn - db0))
+    assert_match(
+        dac2, dan, dtype, f"{op}_backward da alone", scale=1 + np.abs(da0) + np.abs(dan - da0)
+    )
+    assert_match(
+        dbc2, dbn, dtype, f"{op}_backward db alone", scale=1 + np.abs(db0) + np.abs(dbn - db0)
+    )
 
 
 @pytest.mark.parametrize("ndim", [9, 12, 32])
@@ -457,8 +547,10 @@ def test_binary_high_ndim_correct_or_rejected(op, ndim):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("op", BINARY)
 def test_binary_special_values_c_matches_numpy(op, dtype):
-    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.0, np.inf, -np.inf, np.nan, 1e-30, 1e30],
-                    dtype=dtype)
+    vals = np.array(
+        [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, 3.0, np.inf, -np.inf, np.nan, 1e-30, 1e30],
+        dtype=dtype,
+    )
     a, b = (v.ravel() for v in np.meshgrid(vals, vals, indexing="ij"))
     on, oc = np.empty_like(a), np.empty_like(a)
     with warnings.catch_warnings():
@@ -477,12 +569,17 @@ def test_binary_special_values_c_matches_numpy(op, dtype):
 
 
 def _numpy_binary_math(op):
-    return {"add": (lambda a, b: a + b, lambda a, b: 1.0, lambda a, b: 1.0),
-            "sub": (lambda a, b: a - b, lambda a, b: 1.0, lambda a, b: -1.0),
-            "mul": (lambda a, b: a * b, lambda a, b: b, lambda a, b: a),
-            "div": (lambda a, b: a / b, lambda a, b: 1 / b, lambda a, b: -a / (b * b)),
-            "pow": (math.pow, lambda a, b: b * math.pow(a, b - 1), lambda a, b: math.pow(a, b) * math.log(a)),
-            }[op]
+    return {
+        "add": (lambda a, b: a + b, lambda a, b: 1.0, lambda a, b: 1.0),
+        "sub": (lambda a, b: a - b, lambda a, b: 1.0, lambda a, b: -1.0),
+        "mul": (lambda a, b: a * b, lambda a, b: b, lambda a, b: a),
+        "div": (lambda a, b: a / b, lambda a, b: 1 / b, lambda a, b: -a / (b * b)),
+        "pow": (
+            math.pow,
+            lambda a, b: b * math.pow(a, b - 1),
+            lambda a, b: math.pow(a, b) * math.log(a),
+        ),
+    }[op]
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -512,7 +609,9 @@ def test_numpy_binary_against_math_and_finite_differences(op):
         op_, om_ = np.empty(shape), np.empty(shape)
         getattr(N, op + "_forward")(op_, *pp)
         getattr(N, op + "_forward")(om_, *mm)
-        assert_close(grad, dout * (op_ - om_) / (2 * h), 1e-6, 1e-8, f"{op}_backward arg {which} vs FD")
+        assert_close(
+            grad, dout * (op_ - om_) / (2 * h), 1e-6, 1e-8, f"{op}_backward arg {which} vs FD"
+        )
 
 
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
@@ -522,10 +621,15 @@ def test_torch_conventions_pow(mod):
     b = np.array([0.0, 2.0, -1.0, 0.0, 0.5, 0.5, 0.5])
     out = np.empty_like(a)
     mod.pow_forward(out, a, b)
-    assert out[:4].tolist() == [1.0, 0.0, np.inf, 1.0] and np.isnan(out[4]) and out[5:].tolist() == [0.0, 2.0]
+    assert (
+        out[:4].tolist() == [1.0, 0.0, np.inf, 1.0]
+        and np.isnan(out[4])
+        and out[5:].tolist() == [0.0, 2.0]
+    )
     da, db = np.zeros_like(a), np.zeros_like(a)
     mod.pow_backward(da, db, np.ones_like(a), a, b, out)
-    # da = b a^(b-1): 0 at b == 0 (torch), 2*0 = 0, -1 * 0^-2 = -inf, nan for a < 0, 0.5*0^-0.5 = inf
+    # da = b a^(b-1): 0 at b == 0 (torch), 2*0 = 0, -1 * 0^-2 = -inf, nan for a < 0,
+    # 0.5*0^-0.5 = inf
     assert da[:4].tolist() == [0.0, 0.0, -np.inf, 0.0] and np.isnan(da[4])
     assert da[5] == np.inf and da[6] == 0.25
     # db = out log a: 0 where a == 0 and b >= 0; inf * -inf = -inf at (0, -1); nan for a < 0
@@ -549,7 +653,7 @@ def test_div_by_zero_is_ieee(mod):
 def test_accumulate(shape, dtype):
     rng = rng_for("acc", shape, dtype)
     dst0, src = uniform(rng, shape, dtype), uniform(rng, shape, dtype)
-    want = dst0.astype(F64) + src.astype(F64)        # independent: float64 sum
+    want = dst0.astype(F64) + src.astype(F64)  # independent: float64 sum
     for mod in (N, C):
         dst = dst0.copy()
         mod.accumulate(dst, src)
@@ -559,6 +663,7 @@ def test_accumulate(shape, dtype):
 # =====================================================================================
 # Reductions
 # =====================================================================================
+
 
 def axis_sets(ndim):
     """Every non-empty sorted axis tuple (all of them up to 3-D, a spread for 4-D)."""
@@ -571,9 +676,13 @@ def axis_sets(ndim):
 REDUCE_SHAPES = [(1,), (7,), (257,), (3, 5, 7), (1, 33, 1), (2, 3, 4, 5), (65, 33), (5, 0, 3), (0,)]
 # (op, shape, axes, keepdims): out alternates between the keepdim and squeezed shapes;
 # amax over an empty group is an error (test_errors_axes_and_batches), so not here.
-REDUCE_CASES = [(op, s, ax, i % 2 == 0) for op in ("sum", "mean", "amax") for s in REDUCE_SHAPES
-                for i, ax in enumerate(axis_sets(len(s)))
-                if not (op == "amax" and math.prod(s[a] for a in ax) == 0)]
+REDUCE_CASES = [
+    (op, s, ax, i % 2 == 0)
+    for op in ("sum", "mean", "amax")
+    for s in REDUCE_SHAPES
+    for i, ax in enumerate(axis_sets(len(s)))
+    if not (op == "amax" and math.prod(s[a] for a in ax) == 0)
+]
 
 
 def kept_shape(shape, axes, keepdims):
@@ -587,12 +696,14 @@ def group_count(shape, axes):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
-@pytest.mark.parametrize("case", REDUCE_CASES, ids=lambda c: f"{c[0]}-{c[1]}-ax{c[2]}-{'keep' if c[3] else 'sq'}")
+@pytest.mark.parametrize(
+    "case", REDUCE_CASES, ids=lambda c: f"{c[0]}-{c[1]}-ax{c[2]}-{'keep' if c[3] else 'sq'}"
+)
 def test_reduce_c_matches_numpy(case, dtype):
     op, shape, axes, keep = case
     n = group_count(shape, axes)
     rng = rng_for("reduce", dtype, case)
-    if op == "amax":                       # small integers: many ties
+    if op == "amax":  # small integers: many ties
         x = rng.integers(-3, 4, size=shape).astype(dtype)
     else:
         x = uniform(rng, shape, dtype)
@@ -604,9 +715,13 @@ def test_reduce_c_matches_numpy(case, dtype):
         getattr(N, op + "_forward")(on, x, axes)
     # summation order differs between backends: allow eps * sqrt(n) * sum|x| per group
     abs_sum = np.sum(np.abs(x.astype(F64)), axis=axes).reshape(oshape)
-    scale = (8 * math.sqrt(max(n, 1)) * EPS[dtype] / TOL[dtype][1]) * abs_sum / max(n if op == "mean" else 1, 1)
+    scale = (
+        (8 * math.sqrt(max(n, 1)) * EPS[dtype] / TOL[dtype][1])
+        * abs_sum
+        / max(n if op == "mean" else 1, 1)
+    )
     assert_match(oc, on, dtype, f"{op}_forward", scale=scale)
-    if op == "amax":                       # a max is exact
+    if op == "amax":  # a max is exact
         assert_close(oc, on, 0, 0, "amax_forward")
 
     dout = uniform(rng, oshape, dtype)
@@ -623,18 +738,27 @@ def test_reduce_c_matches_numpy(case, dtype):
 
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
 def test_amax_nan_and_infinities(mod):
-    x = np.array([[1.0, np.nan, 3.0, 3.0],
-                  [2.0, 2.0, 2.0, -1.0],
-                  [-np.inf, -np.inf, -np.inf, -np.inf],
-                  [np.inf, 0.0, np.inf, 5.0]])
+    x = np.array(
+        [
+            [1.0, np.nan, 3.0, 3.0],
+            [2.0, 2.0, 2.0, -1.0],
+            [-np.inf, -np.inf, -np.inf, -np.inf],
+            [np.inf, 0.0, np.inf, 5.0],
+        ]
+    )
     out = np.empty(4)
     mod.amax_forward(out, x, (1,))
     assert np.isnan(out[0]) and out[1:].tolist() == [2.0, -np.inf, np.inf]
     dx = np.zeros_like(x)
     mod.amax_backward(dx, np.ones(4), x, out, (1,))
     # ties share evenly, infinities included
-    assert_close(dx[1:], [[1 / 3, 1 / 3, 1 / 3, 0], [0.25] * 4, [0.5, 0, 0.5, 0]], 1e-15, 0,
-                 f"{mod.__name__} amax_backward with ties and infinities")
+    assert_close(
+        dx[1:],
+        [[1 / 3, 1 / 3, 1 / 3, 0], [0.25] * 4, [0.5, 0, 0.5, 0]],
+        1e-15,
+        0,
+        f"{mod.__name__} amax_backward with ties and infinities",
+    )
 
 
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
@@ -660,7 +784,7 @@ def test_amax_ties_split_evenly(mod):
     mod.amax_backward(dx, np.array([1.0, 3.0]), x, out, (1,))
     assert_close(dx, [[10, 10.5, 10.5, 10], [11, 11, 11, 10]], 1e-15, 0, "amax tie split")
     out = np.empty(())
-    mod.amax_forward(out, x, (0, 1))          # full max(): all three 5s share
+    mod.amax_forward(out, x, (0, 1))  # full max(): all three 5s share
     dx = np.zeros_like(x)
     mod.amax_backward(dx, np.array(6.0), x, out, (0, 1))
     assert_close(dx, [[0, 0, 0, 0], [2, 2, 2, 0]], 1e-15, 0, "full max tie split")
@@ -685,7 +809,7 @@ def _fd_check_linear_map(fwd, x, dout, grad, what, h=1e-6, rtol=1e-6, atol=1e-8)
 def test_numpy_reduce_against_numpy_and_finite_differences(op):
     rng = rng_for("np-reduce", op)
     shape = (3, 4, 5)
-    x = rng.permutation(np.linspace(-3, 3, 60)).reshape(shape)       # distinct: no amax ties
+    x = rng.permutation(np.linspace(-3, 3, 60)).reshape(shape)  # distinct: no amax ties
     ref = {"sum": np.sum, "mean": np.mean, "amax": np.max}[op]
     for axes in axis_sets(3):
         out = np.empty(kept_shape(shape, axes, False))
@@ -698,7 +822,9 @@ def test_numpy_reduce_against_numpy_and_finite_differences(op):
             for i, v in zip(kept, idx):
                 sl[i] = v
             vals = [float(v) for v in np.ravel(x[tuple(sl)])]
-            want[idx] = {"sum": math.fsum, "mean": lambda v: math.fsum(v) / len(v), "amax": max}[op](vals)
+            want[idx] = {"sum": math.fsum, "mean": lambda v: math.fsum(v) / len(v), "amax": max}[
+                op
+            ](vals)
         assert_close(out, want, 1e-14, 1e-14, f"{op}_forward axes {axes}")
         assert_close(out, ref(x, axis=axes), 1e-14, 1e-14, f"{op}_forward axes {axes} vs numpy")
 
@@ -709,10 +835,11 @@ def test_numpy_reduce_against_numpy_and_finite_differences(op):
         else:
             getattr(N, op + "_backward")(dx, dout, axes)
 
-        def fwd(z):
+        def fwd(z, out=out, axes=axes):
             o = np.empty(out.shape)
             getattr(N, op + "_forward")(o, z, axes)
             return o
+
         _fd_check_linear_map(fwd, x.copy(), dout, dx, f"{op}_backward axes {axes} vs FD")
 
 
@@ -733,8 +860,18 @@ def test_mean_of_empty_is_nan(mod):
 # =====================================================================================
 
 SOFTMAX_CASES = [((3, 5, 7), ax) for ax in range(3)] + [
-    ((1,), 0), ((257,), 0), ((2, 257, 3), 0), ((2, 257, 3), 1), ((2, 257, 3), 2),
-    ((33, 65), 0), ((33, 65), 1), ((1, 1, 1), 1), ((0, 4), 1), ((4, 0), 1), ((4, 0), 0)]
+    ((1,), 0),
+    ((257,), 0),
+    ((2, 257, 3), 0),
+    ((2, 257, 3), 1),
+    ((2, 257, 3), 2),
+    ((33, 65), 0),
+    ((33, 65), 1),
+    ((1, 1, 1), 1),
+    ((0, 4), 1),
+    ((4, 0), 1),
+    ((4, 0), 0),
+]
 
 
 @pytest.mark.parametrize("case", SOFTMAX_CASES, ids=lambda c: f"{c[0]}-axis{c[1]}")
@@ -762,15 +899,24 @@ def test_softmax_c_matches_numpy(op, dtype, case):
 def test_softmax_stable_and_masked(mod, dtype):
     """Logits around 1e4 (no overflow), -inf entries (probability exactly 0),
     and an all -inf row (NaN, as torch)."""
-    x = np.array([[1e4, 1e4 + 1, 1e4 - 1],
-                  [-np.inf, 0.0, 1.0],
-                  [-np.inf, -np.inf, -np.inf],
-                  [-1e4, -1e4 - 1, -1e4 + 1]], dtype=dtype)
-    ls = np.log(np.exp(0.0) + np.exp(1.0) + np.exp(-1.0))          # log-sum-exp of [0, 1, -1]
-    want_log = np.array([[0 - ls, 1 - ls, -1 - ls],
-                         [-np.inf, -math.log1p(math.e), 1 - math.log1p(math.e)],
-                         [np.nan] * 3,
-                         [0 - ls, -1 - ls, 1 - ls]])
+    x = np.array(
+        [
+            [1e4, 1e4 + 1, 1e4 - 1],
+            [-np.inf, 0.0, 1.0],
+            [-np.inf, -np.inf, -np.inf],
+            [-1e4, -1e4 - 1, -1e4 + 1],
+        ],
+        dtype=dtype,
+    )
+    ls = np.log(np.exp(0.0) + np.exp(1.0) + np.exp(-1.0))  # log-sum-exp of [0, 1, -1]
+    want_log = np.array(
+        [
+            [0 - ls, 1 - ls, -1 - ls],
+            [-np.inf, -math.log1p(math.e), 1 - math.log1p(math.e)],
+            [np.nan] * 3,
+            [0 - ls, -1 - ls, 1 - ls],
+        ]
+    )
     tol = 1e-6 if dtype == F32 else 1e-13
     y = np.empty_like(x)
     with warnings.catch_warnings():
@@ -798,22 +944,26 @@ def test_numpy_softmax_against_math_and_finite_differences(op):
             row = [float(v) for v in xm[idx]]
             lse = math.log(math.fsum(math.exp(v) for v in row))
             want[idx] = [v - lse if op == "log_softmax" else math.exp(v - lse) for v in row]
-        assert_close(y, np.moveaxis(want, -1, axis), 1e-14, 1e-15, f"{op}_forward axis {axis} vs math")
+        assert_close(
+            y, np.moveaxis(want, -1, axis), 1e-14, 1e-15, f"{op}_forward axis {axis} vs math"
+        )
 
         dy = rng.uniform(-1, 1, shape)
         dx = np.zeros(shape)
         getattr(N, op + "_backward")(dx, dy, y, axis)
 
-        def fwd(z):
+        def fwd(z, axis=axis):
             o = np.empty(shape)
             getattr(N, op + "_forward")(o, z, axis)
             return o
+
         _fd_check_linear_map(fwd, x.copy(), dy, dx, f"{op}_backward axis {axis} vs FD")
 
 
 # =====================================================================================
 # Matmul
 # =====================================================================================
+
 
 def matmul_operands(rng, dtype, Ba, Bb, M, K, N_, ta, tb):
     a = uniform(rng, (Ba, K, M) if ta else (Ba, M, K), dtype, -1, 1)
@@ -828,7 +978,7 @@ def matmul_loop_reference(out0, a, b, ta, tb, accumulate):
     Ba, Bb, Bo = A.shape[0], B.shape[0], out0.shape[0]
     nb = max(Ba, Bb, Bo)
     ref = out0.astype(F64) if accumulate else np.zeros(out0.shape)
-    mag = np.zeros(out0.shape)             # sum of |terms|, for rounding bounds
+    mag = np.zeros(out0.shape)  # sum of |terms|, for rounding bounds
     for i in range(nb):
         ref[i % Bo] += A[i % Ba].astype(F64) @ B[i % Bb].astype(F64)
         mag[i % Bo] += np.abs(A[i % Ba].astype(F64)) @ np.abs(B[i % Bb].astype(F64))
@@ -847,9 +997,23 @@ def check_matmul(mod, dtype, a, b, ta, tb, accumulate, out0, what):
     return out
 
 
-MATMUL_MKN = [(1, 1, 1), (1, 7, 33), (7, 1, 1), (7, 33, 65), (33, 7, 257), (65, 257, 7),
-              (257, 65, 33), (1, 257, 1), (257, 1, 257), (33, 33, 33), (65, 65, 65), (7, 65, 1),
-              (1, 33, 257), (257, 257, 65), (129, 100, 97)]
+MATMUL_MKN = [
+    (1, 1, 1),
+    (1, 7, 33),
+    (7, 1, 1),
+    (7, 33, 65),
+    (33, 7, 257),
+    (65, 257, 7),
+    (257, 65, 33),
+    (1, 257, 1),
+    (257, 1, 257),
+    (33, 33, 33),
+    (65, 65, 65),
+    (7, 65, 1),
+    (1, 33, 257),
+    (257, 257, 65),
+    (129, 100, 97),
+]
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
 
@@ -864,8 +1028,12 @@ def test_matmul_shapes_and_transposes(dtype, mkn, trans):
     nan_out = np.full((1, M, N_), np.nan, dtype)
     acc_out = uniform(rng, (1, M, N_), dtype, -1, 1)
     for mod in (C, N):
-        o1 = check_matmul(mod, dtype, a, b, ta, tb, False, nan_out, f"{mod.__name__} matmul overwrite")
-        o2 = check_matmul(mod, dtype, a, b, ta, tb, True, acc_out, f"{mod.__name__} matmul accumulate")
+        o1 = check_matmul(
+            mod, dtype, a, b, ta, tb, False, nan_out, f"{mod.__name__} matmul overwrite"
+        )
+        o2 = check_matmul(
+            mod, dtype, a, b, ta, tb, True, acc_out, f"{mod.__name__} matmul accumulate"
+        )
         if mod is C:
             c1, c2 = o1, o2
     n1 = nan_out.copy()
@@ -873,12 +1041,15 @@ def test_matmul_shapes_and_transposes(dtype, mkn, trans):
     assert_match(c1, n1, dtype, "matmul C vs numpy", scale=math.sqrt(K + 1) * (1 + np.abs(n1)))
     n2 = acc_out.copy()
     N.matmul(n2, a, b, ta, tb, True)
-    assert_match(c2, n2, dtype, "matmul C vs numpy (accumulate)", scale=math.sqrt(K + 1) * (1 + np.abs(n2)))
+    assert_match(
+        c2, n2, dtype, "matmul C vs numpy (accumulate)", scale=math.sqrt(K + 1) * (1 + np.abs(n2))
+    )
 
 
 @pytest.mark.parametrize("trans", TRANS, ids=lambda t: f"ta{int(t[0])}tb{int(t[1])}")
-@pytest.mark.parametrize("mkn", [(1, 1, 1), (7, 33, 65), (65, 257, 7), (8, 8, 8)],
-                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize(
+    "mkn", [(1, 1, 1), (7, 33, 65), (65, 257, 7), (8, 8, 8)], ids=lambda s: "x".join(map(str, s))
+)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 def test_matmul_2d_form_matches_np_matmul(dtype, mkn, trans):
     """All-2-D arguments: one product, the same contract as batch 1."""
@@ -895,24 +1066,40 @@ def test_matmul_2d_form_matches_np_matmul(dtype, mkn, trans):
     for mod in (C, N):
         out = np.full((M, N_), np.nan, dtype)
         mod.matmul(out, a2, b2, ta, tb, False)
-        assert_close(out, ref, 0, 4 * EPS[dtype] * math.sqrt(K + 1) * mag + 1e-30,
-                     f"{mod.__name__} 2-D matmul")
+        assert_close(
+            out,
+            ref,
+            0,
+            4 * EPS[dtype] * math.sqrt(K + 1) * mag + 1e-30,
+            f"{mod.__name__} 2-D matmul",
+        )
         out = acc0.copy()
         mod.matmul(out, a2, b2, ta, tb, True)
-        assert_close(out, ref + acc0.astype(F64), 0,
-                     4 * EPS[dtype] * (math.sqrt(K + 1) * mag + np.abs(acc0)) + 1e-30,
-                     f"{mod.__name__} 2-D matmul accumulate")
+        assert_close(
+            out,
+            ref + acc0.astype(F64),
+            0,
+            4 * EPS[dtype] * (math.sqrt(K + 1) * mag + np.abs(acc0)) + 1e-30,
+            f"{mod.__name__} 2-D matmul accumulate",
+        )
 
 
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
 def test_matmul_mixed_ndim_raises(mod):
     out = np.zeros((1, 2, 2), np.float32)
     with pytest.raises(ValueError, match="matmul.*all 3-D or all 2-D"):
-        mod.matmul(out, np.zeros((2, 2), np.float32), np.zeros((1, 2, 2), np.float32),
-                   False, False, False)
+        mod.matmul(
+            out, np.zeros((2, 2), np.float32), np.zeros((1, 2, 2), np.float32), False, False, False
+        )
     with pytest.raises(ValueError, match="matmul.*all 3-D or all 2-D"):
-        mod.matmul(np.zeros((2,), np.float32), np.zeros((2,), np.float32),
-                   np.zeros((2,), np.float32), False, False, False)
+        mod.matmul(
+            np.zeros((2,), np.float32),
+            np.zeros((2,), np.float32),
+            np.zeros((2,), np.float32),
+            False,
+            False,
+            False,
+        )
 
 
 BATCHES = list(itertools.product([1, 3], repeat=3))
@@ -928,8 +1115,11 @@ def test_matmul_batch_broadcast(dtype, batches, trans, accumulate):
     M, K, N_ = 9, 17, 13
     rng = rng_for("mmb", dtype, batches, trans, accumulate)
     a, b = matmul_operands(rng, dtype, Ba, Bb, M, K, N_, ta, tb)
-    out0 = (uniform(rng, (Bo, M, N_), dtype, -1, 1) if accumulate
-            else np.full((Bo, M, N_), np.nan, dtype))
+    out0 = (
+        uniform(rng, (Bo, M, N_), dtype, -1, 1)
+        if accumulate
+        else np.full((Bo, M, N_), np.nan, dtype)
+    )
     check_matmul(N, dtype, a, b, ta, tb, accumulate, out0, "numpy matmul vs loop of np.matmul")
     check_matmul(C, dtype, a, b, ta, tb, accumulate, out0, "C matmul vs loop of np.matmul")
 
@@ -946,13 +1136,25 @@ def test_matmul_empty_dims(mod, dtype):
     mod.matmul(out, a, b, False, False, True)
     assert (out == 7).all()
     out = np.full((1, 4, 5), np.nan, dtype)
-    mod.matmul(out, a, b, False, False, False)     # Bo = 1 < B = 2, K = 0
+    mod.matmul(out, a, b, False, False, False)  # Bo = 1 < B = 2, K = 0
     assert (out == 0).all()
     # M = 0 or N = 0: nothing to do, no error
-    mod.matmul(np.empty((2, 0, 5), dtype), np.zeros((2, 0, 3), dtype), np.zeros((2, 3, 5), dtype),
-               False, False, False)
-    mod.matmul(np.empty((1, 4, 0), dtype), np.zeros((1, 3, 4), dtype), np.zeros((1, 0, 3), dtype),
-               True, True, True)
+    mod.matmul(
+        np.empty((2, 0, 5), dtype),
+        np.zeros((2, 0, 3), dtype),
+        np.zeros((2, 3, 5), dtype),
+        False,
+        False,
+        False,
+    )
+    mod.matmul(
+        np.empty((1, 4, 0), dtype),
+        np.zeros((1, 3, 4), dtype),
+        np.zeros((1, 0, 3), dtype),
+        True,
+        True,
+        True,
+    )
 
 
 def test_numpy_matmul_backward_calls_match_finite_differences():
@@ -968,15 +1170,16 @@ def test_numpy_matmul_backward_calls_match_finite_differences():
         N.matmul(dA, dC, Bm, False, True, True)
         N.matmul(dB, A, dC, True, False, True)
 
-        def fwd_a(z):
+        def fwd_a(z, nb=nb, Bm=Bm):
             o = np.empty((nb, 3, 5))
             N.matmul(o, z, Bm, False, False, False)
             return o
 
-        def fwd_b(z):
+        def fwd_b(z, nb=nb, A=A):
             o = np.empty((nb, 3, 5))
             N.matmul(o, A, z, False, False, False)
             return o
+
         _fd_check_linear_map(fwd_a, A.copy(), dC, dA, f"dA (Ba={Ba}, Bb={Bb}) vs FD")
         _fd_check_linear_map(fwd_b, Bm.copy(), dC, dB, f"dB (Ba={Ba}, Bb={Bb}) vs FD")
 
@@ -984,6 +1187,7 @@ def test_numpy_matmul_backward_calls_match_finite_differences():
 # =====================================================================================
 # Scatter-add
 # =====================================================================================
+
 
 def index_add_loop(dx0, idx, src):
     """The contract's loop, row by row, in float64."""
@@ -993,13 +1197,25 @@ def index_add_loop(dx0, idx, src):
     return ref
 
 
-@pytest.mark.parametrize("rdn", [(1, 1, 1), (1, 7, 33), (7, 33, 257), (33, 1, 7), (257, 65, 1000),
-                                 (5, 3, 0), (4, 0, 6), (3, 2, 70001)], ids=lambda t: "R{}D{}n{}".format(*t))
+@pytest.mark.parametrize(
+    "rdn",
+    [
+        (1, 1, 1),
+        (1, 7, 33),
+        (7, 33, 257),
+        (33, 1, 7),
+        (257, 65, 1000),
+        (5, 3, 0),
+        (4, 0, 6),
+        (3, 2, 70001),
+    ],
+    ids=lambda t: "R{}D{}n{}".format(*t),
+)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 def test_index_add(dtype, rdn):
     R, D, n = rdn
     rng = rng_for("index_add", dtype, rdn)
-    idx = rng.integers(0, R, n).astype(np.int64)          # with repeats whenever n > R
+    idx = rng.integers(0, R, n).astype(np.int64)  # with repeats whenever n > R
     src = uniform(rng, (n, D), dtype)
     dx0 = uniform(rng, (R, D), dtype)
     ref = index_add_loop(dx0, idx, src)
@@ -1025,7 +1241,7 @@ def test_index_add_checks_indices_before_writing(mod):
     with pytest.raises(TypeError, match="index_add"):
         mod.index_add(dx, np.array([0, 1, 2, 0], np.int32), src)
     with pytest.raises(ValueError, match="index_add"):
-        mod.index_add(dx, np.zeros(8, np.int64)[::2], src)    # idx not contiguous
+        mod.index_add(dx, np.zeros(8, np.int64)[::2], src)  # idx not contiguous
     mod.index_add(dx, np.array([2, 2, 0, 2], np.int64), src)
     assert dx.tolist() == [[1, 1], [0, 0], [3, 3]]
 
@@ -1033,6 +1249,7 @@ def test_index_add_checks_indices_before_writing(mod):
 # =====================================================================================
 # Threads and configuration
 # =====================================================================================
+
 
 def test_config_and_threads():
     assert N.config() == {"openmp": False, "simd": "numpy", "num_threads": 1}
@@ -1077,11 +1294,12 @@ def test_results_do_not_depend_on_thread_count():
 # Bad calls: TypeError for dtype, ValueError for shape or contiguity, naming the function
 # =====================================================================================
 
+
 class Call(NamedTuple):
     args: list
-    out_i: int                # the output (or first gradient output)
-    in_i: int                 # an input array
-    contig_i: int             # an input the contract says must be contiguous
+    out_i: int  # the output (or first gradient output)
+    in_i: int  # an input array
+    contig_i: int  # an input the contract says must be contiguous
 
 
 def _good_calls(dtype):
@@ -1090,6 +1308,7 @@ def _good_calls(dtype):
 
     def a():
         return np.ones(s, dtype)
+
     calls = {}
     for u in UNARY:
         calls[u.kernel + "_forward"] = Call([a(), a(), *u.params], 0, 1, 1)
@@ -1097,7 +1316,9 @@ def _good_calls(dtype):
     for op in BINARY:
         calls[op + "_forward"] = Call([a(), a(), a()], 0, 1, None)
         # add/sub backward never read a and b: mutate dout there (see test_errors_unused_operands)
-        calls[op + "_backward"] = Call([a(), a(), a(), a(), a(), a()], 0, 2 if op in ("add", "sub") else 3, 2)
+        calls[op + "_backward"] = Call(
+            [a(), a(), a(), a(), a(), a()], 0, 2 if op in ("add", "sub") else 3, 2
+        )
     calls["accumulate"] = Call([a(), a()], 0, 1, 1)
     for op in ("sum", "mean", "amax"):
         calls[op + "_forward"] = Call([np.ones(4, dtype), a(), (1,)], 0, 1, 1)
@@ -1107,8 +1328,19 @@ def _good_calls(dtype):
     for op in ("softmax", "log_softmax"):
         calls[op + "_forward"] = Call([a(), a(), 1], 0, 1, 1)
         calls[op + "_backward"] = Call([a(), a(), a(), 1], 0, 2, 1)
-    calls["matmul"] = Call([np.ones((1, 4, 5), dtype), np.ones((1, 4, 3), dtype), np.ones((1, 3, 5), dtype),
-                            False, False, False], 0, 1, 2)
+    calls["matmul"] = Call(
+        [
+            np.ones((1, 4, 5), dtype),
+            np.ones((1, 4, 3), dtype),
+            np.ones((1, 3, 5), dtype),
+            False,
+            False,
+            False,
+        ],
+        0,
+        1,
+        2,
+    )
     calls["index_add"] = Call([a(), np.array([3, 0, 3, 1], np.int64), a()], 0, 2, 2)
     return calls
 
@@ -1144,13 +1376,15 @@ def test_every_contract_function_exists_on_both_backends():
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
 def test_errors_dtype(mod, fn):
     call = _good_calls(F64)[fn]
-    _call(mod, fn, call.args)              # the unmutated call works
-    for i, bad_dtype in itertools.product((call.in_i, call.out_i), (np.int64, np.float16, np.complex128)):
+    _call(mod, fn, call.args)  # the unmutated call works
+    for i, bad_dtype in itertools.product(
+        (call.in_i, call.out_i), (np.int64, np.float16, np.complex128)
+    ):
         bad = list(call.args)
         bad[i] = bad[i].astype(bad_dtype)
         with pytest.raises(TypeError, match=re.escape(fn)):
             _call(mod, fn, bad)
-    for i in (call.in_i, call.out_i):      # mixed float dtypes
+    for i in (call.in_i, call.out_i):  # mixed float dtypes
         bad = list(call.args)
         bad[i] = bad[i].astype(F32)
         with pytest.raises(TypeError, match=re.escape(fn)):
@@ -1161,13 +1395,13 @@ def test_errors_dtype(mod, fn):
 @pytest.mark.parametrize("mod", [N, C], ids=["numpy", "c"])
 def test_errors_shape_and_contiguity(mod, fn):
     call = _good_calls(F32)[fn]
-    for i in (call.in_i, call.out_i):      # a wrong shape, on an input and on the output
+    for i in (call.in_i, call.out_i):  # a wrong shape, on an input and on the output
         bad = list(call.args)
         bad[i] = _resized(bad[i], fn)
         with pytest.raises(ValueError, match=re.escape(fn)):
             _call(mod, fn, bad)
     contig = [call.out_i] + ([call.contig_i] if call.contig_i is not None else [])
-    for i in contig:                       # right shape, not contiguous
+    for i in contig:  # right shape, not contiguous
         bad = list(call.args)
         bad[i] = _strided(bad[i])
         with pytest.raises(ValueError, match=re.escape(fn)):
@@ -1202,8 +1436,12 @@ def test_errors_unused_operands(mod, fn):
     so a call that is wrong on one backend is wrong on both."""
     s = (4, 6)
     good = [np.ones(s) for _ in range(6)]
-    for i, bad_arr, exc in ((3, np.ones(s, np.int64), TypeError), (4, np.ones(s, F32), TypeError),
-                            (3, np.ones((5, 6)), ValueError), (5, np.ones((4, 7)), ValueError)):
+    for i, bad_arr, exc in (
+        (3, np.ones(s, np.int64), TypeError),
+        (4, np.ones(s, F32), TypeError),
+        (3, np.ones((5, 6)), ValueError),
+        (5, np.ones((4, 7)), ValueError),
+    ):
         bad = list(good)
         bad[i] = bad_arr
         with pytest.raises(exc, match=re.escape(fn)):
@@ -1217,7 +1455,7 @@ def test_errors_axes_and_batches(mod):
         for fn in ("sum_forward", "mean_forward", "amax_forward"):
             with pytest.raises(ValueError, match=fn):
                 getattr(mod, fn)(np.ones(12), x, axes)
-    with pytest.raises(ValueError, match="amax_forward"):          # empty group
+    with pytest.raises(ValueError, match="amax_forward"):  # empty group
         mod.amax_forward(np.ones(2), np.ones((2, 0)), (1,))
     with pytest.raises(ValueError, match="amax_backward"):
         mod.amax_backward(np.ones((2, 0)), np.ones(2), np.ones((2, 0)), np.ones(2), (1,))
@@ -1225,23 +1463,24 @@ def test_errors_axes_and_batches(mod):
         mod.softmax_forward(np.ones((2, 3)), np.ones((2, 3)), 2)
     with pytest.raises(ValueError, match="log_softmax_backward"):
         mod.log_softmax_backward(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), 5)
-    with pytest.raises(ValueError, match="matmul"):                # batches 2 and 3
+    with pytest.raises(ValueError, match="matmul"):  # batches 2 and 3
         mod.matmul(np.ones((3, 2, 2)), np.ones((2, 2, 2)), np.ones((3, 2, 2)), False, False, False)
-    with pytest.raises(ValueError, match="matmul"):                # inner dims 3 vs 4
+    with pytest.raises(ValueError, match="matmul"):  # inner dims 3 vs 4
         mod.matmul(np.ones((1, 2, 2)), np.ones((1, 2, 3)), np.ones((1, 4, 2)), False, False, False)
-    with pytest.raises(ValueError, match="matmul"):                # transposed operand checked as such
+    with pytest.raises(ValueError, match="matmul"):  # transposed operand checked as such
         mod.matmul(np.ones((1, 2, 2)), np.ones((1, 2, 3)), np.ones((1, 3, 2)), True, False, False)
-    with pytest.raises(ValueError, match="matmul"):                # 2-D out, 3-D operands
+    with pytest.raises(ValueError, match="matmul"):  # 2-D out, 3-D operands
         mod.matmul(np.ones((2, 2)), np.ones((1, 2, 2)), np.ones((1, 2, 2)), False, False, False)
-    with pytest.raises(ValueError, match="matmul"):                # 2-D, inner dims 2 vs 3
+    with pytest.raises(ValueError, match="matmul"):  # 2-D, inner dims 2 vs 3
         mod.matmul(np.ones((2, 2)), np.ones((2, 2)), np.ones((3, 2)), False, False, False)
-    with pytest.raises(ValueError, match="add_forward"):           # shape not exactly S
+    with pytest.raises(ValueError, match="add_forward"):  # shape not exactly S
         mod.add_forward(np.ones((2, 3)), np.ones((1, 3)), np.ones((2, 3)))
 
 
 # =====================================================================================
 # PyTorch as a further oracle (skipped when torch is not installed)
 # =====================================================================================
+
 
 def _torch_grad(torch, fn, *arrays, dout=None):
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
@@ -1255,7 +1494,9 @@ def test_torch_unary_gradients():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = rng_for("torch-unary")
-    x = np.concatenate([rng.uniform(-8, 8, 300), [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 3.0, 30.0, -30.0]])
+    x = np.concatenate(
+        [rng.uniform(-8, 8, 300), [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 3.0, 30.0, -30.0]]
+    )
     dy = rng.uniform(-2, 2, x.shape)
     cases = [
         ("gelu", (False,), lambda t: F.gelu(t)),
@@ -1266,8 +1507,13 @@ def test_torch_unary_gradients():
         ("leaky_relu", (0.3,), lambda t: F.leaky_relu(t, 0.3)),
         ("clamp", (-1.0, 2.0), lambda t: torch.clamp(t, -1.0, 2.0)),
         ("clamp", (1.0, -1.0), lambda t: torch.clamp(t, 1.0, -1.0)),
-        ("sigmoid", (), torch.sigmoid), ("tanh", (), torch.tanh), ("relu", (), torch.relu),
-        ("abs", (), torch.abs), ("sin", (), torch.sin), ("cos", (), torch.cos), ("exp", (), torch.exp),
+        ("sigmoid", (), torch.sigmoid),
+        ("tanh", (), torch.tanh),
+        ("relu", (), torch.relu),
+        ("abs", (), torch.abs),
+        ("sin", (), torch.sin),
+        ("cos", (), torch.cos),
+        ("exp", (), torch.exp),
         ("neg", (), torch.neg),
     ]
     for kernel, params, tf in cases:
@@ -1305,10 +1551,10 @@ def test_torch_pow_gradients():
 def test_torch_amax_gradients():
     torch = pytest.importorskip("torch")
     rng = rng_for("torch-amax")
-    x = rng.integers(-2, 3, (4, 5, 6)).astype(F64)            # many ties
+    x = rng.integers(-2, 3, (4, 5, 6)).astype(F64)  # many ties
     for axes in axis_sets(3):
         dout = rng.uniform(-1, 1, kept_shape(x.shape, axes, False))
-        want, (wx,) = _torch_grad(torch, lambda t: torch.amax(t, dim=axes), x, dout=dout)
+        want, (wx,) = _torch_grad(torch, lambda t, axes=axes: torch.amax(t, dim=axes), x, dout=dout)
         out, dx = np.empty(dout.shape), np.zeros_like(x)
         N.amax_forward(out, x, axes)
         N.amax_backward(dx, dout, x, out, axes)
@@ -1329,7 +1575,7 @@ def test_torch_softmax_and_matmul():
     for axis in range(3):
         for op, tf in (("softmax", torch.softmax), ("log_softmax", torch.log_softmax)):
             dy = rng.uniform(-1, 1, x.shape)
-            want, (wx,) = _torch_grad(torch, lambda t: tf(t, axis), x, dout=dy)
+            want, (wx,) = _torch_grad(torch, lambda t, tf=tf, axis=axis: tf(t, axis), x, dout=dy)
             y, dx = np.empty_like(x), np.zeros_like(x)
             getattr(N, op + "_forward")(y, x, axis)
             getattr(N, op + "_backward")(dx, dy, y, axis)

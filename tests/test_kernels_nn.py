@@ -34,8 +34,8 @@ except ModuleNotFoundError as exc:  # not installed: use the source tree
         raise
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-from cgrad import _ckernels as C  # noqa: E402
-from cgrad import numpy_backend as N  # noqa: E402
+from cgrad import _ckernels as C
+from cgrad import numpy_backend as N
 
 F32, F64 = np.float32, np.float64
 DTYPES = [F32, F64]
@@ -43,16 +43,31 @@ DT_IDS = ["float32", "float64"]
 EPS = {F32: float(np.finfo(F32).eps), F64: float(np.finfo(F64).eps)}
 
 NEW_KERNELS = [
-    "linear_forward", "linear_backward",
-    "cross_entropy_forward", "cross_entropy_backward",
-    "cross_entropy_prob_forward", "cross_entropy_prob_backward",
-    "nll_forward", "nll_backward",
-    "mse_forward", "mse_backward", "l1_forward", "l1_backward",
-    "bce_forward", "bce_backward", "bce_logits_forward", "bce_logits_backward",
-    "dropout_forward", "dropout_backward", "sgd_step", "adam_step",
+    "linear_forward",
+    "linear_backward",
+    "cross_entropy_forward",
+    "cross_entropy_backward",
+    "cross_entropy_prob_forward",
+    "cross_entropy_prob_backward",
+    "nll_forward",
+    "nll_backward",
+    "mse_forward",
+    "mse_backward",
+    "l1_forward",
+    "l1_backward",
+    "bce_forward",
+    "bce_backward",
+    "bce_logits_forward",
+    "bce_logits_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "sgd_step",
+    "adam_step",
 ]
 HAVE_C = all(hasattr(C, k) for k in NEW_KERNELS)
-needs_c = pytest.mark.skipif(not HAVE_C, reason="cgrad._ckernels lacks the nn, loss and optimizer kernels")
+needs_c = pytest.mark.skipif(
+    not HAVE_C, reason="cgrad._ckernels lacks the nn, loss and optimizer kernels"
+)
 # The two backends, for tests that run on both; the C one skips until it exists.
 MODS = [pytest.param(N, id="numpy"), pytest.param(C, id="c", marks=needs_c)]
 LOSSES = ["mse", "l1", "bce", "bce_logits"]
@@ -70,13 +85,20 @@ def assert_close(got, want, rtol, atol, what=""):
     want = np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     with np.errstate(invalid="ignore", over="ignore"):
-        allowed = np.broadcast_to(np.asarray(atol, dtype=np.float64) + rtol * np.abs(want), want.shape)
+        allowed = np.broadcast_to(
+            np.asarray(atol, dtype=np.float64) + rtol * np.abs(want), want.shape
+        )
         ok = (got == want) | (np.isnan(got) & np.isnan(want)) | (np.abs(got - want) <= allowed)
     if not ok.all():
         bad = np.argwhere(~ok) if ok.ndim else [()]
-        lines = [f"  at {tuple(int(i) for i in ix)}: got {got[tuple(ix)]!r}, want {want[tuple(ix)]!r}, "
-                 f"allowed {allowed[tuple(ix)]:.3g}" for ix in bad[:5]]
-        raise AssertionError(f"{what}: {int((~ok).sum())} of {ok.size} values differ\n" + "\n".join(lines))
+        lines = [
+            f"  at {tuple(int(i) for i in ix)}: got {got[tuple(ix)]!r}, want {want[tuple(ix)]!r}, "
+            f"allowed {allowed[tuple(ix)]:.3g}"
+            for ix in bad[:5]
+        ]
+        raise AssertionError(
+            f"{what}: {int((~ok).sum())} of {ok.size} values differ\n" + "\n".join(lines)
+        )
 
 
 def assert_match(got, want, dtype, what="", scale=1.0, ulps=64):
@@ -116,6 +138,7 @@ def T(torch, a, grad=False):
 # Hand-written oracles (float64, no code shared with the backend)
 # =====================================================================================
 
+
 def ref_act(z, act):
     if act == 0:
         return z.copy()
@@ -124,7 +147,7 @@ def ref_act(z, act):
     if act == 2:
         return np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))(z)
     k = math.sqrt(2 / math.pi)
-    return np.vectorize(lambda v: 0.5 * v * (1 + math.tanh(k * (v + 0.044715 * v ** 3))))(z)
+    return np.vectorize(lambda v: 0.5 * v * (1 + math.tanh(k * (v + 0.044715 * v**3))))(z)
 
 
 def ref_act_d(z, act):
@@ -133,13 +156,18 @@ def ref_act_d(z, act):
     if act == 1:
         return (z > 0).astype(np.float64)
     if act == 2:
-        return np.vectorize(lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))
-                            + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi))(z)
+        return np.vectorize(
+            lambda v: (
+                0.5 * (1 + math.erf(v / math.sqrt(2)))
+                + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+            )
+        )(z)
     k = math.sqrt(2 / math.pi)
 
     def d(v):
-        t = math.tanh(k * (v + 0.044715 * v ** 3))
+        t = math.tanh(k * (v + 0.044715 * v**3))
         return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v)
+
     return np.vectorize(d)(z)
 
 
@@ -160,6 +188,7 @@ def ref_ce_rows(logits, target, ignore_index):
 
 def ref_elementwise_loss(name, x, t):
     """Unreduced loss, element by element with the math module."""
+
     def one(a, b):
         if name == "mse":
             return (a - b) ** 2
@@ -169,18 +198,27 @@ def ref_elementwise_loss(name, x, t):
             la = math.log(a) if a > 0 else -math.inf
             lb = math.log(1 - a) if a < 1 else -math.inf
             return -(b * max(la, -100.0) + (1 - b) * max(lb, -100.0))
+
         # bce with logits: -(b log sigmoid(a) + (1 - b) log sigmoid(-a)), done stably
         def log_sig(v):
             return -math.log1p(math.exp(-v)) if v >= 0 else v - math.log1p(math.exp(v))
+
         return -(b * log_sig(a) + (1 - b) * log_sig(-a))
-    return np.array([one(float(a), float(b)) for a, b in zip(x.ravel(), t.ravel())]).reshape(x.shape)
+
+    return np.array([one(float(a), float(b)) for a, b in zip(x.ravel(), t.ravel())]).reshape(
+        x.shape
+    )
 
 
-def reduce_ref(l, reduction):
+def reduce_ref(losses, reduction):
     if reduction == 0:
-        return l
-    s = math.fsum(l.ravel())
-    return np.array(s / l.size if reduction == 1 else s) if l.size or reduction == 2 else np.array(np.nan)
+        return losses
+    s = math.fsum(losses.ravel())
+    return (
+        np.array(s / losses.size if reduction == 1 else s)
+        if losses.size or reduction == 2
+        else np.array(np.nan)
+    )
 
 
 def ref_sgd(p, grads, lr, momentum, dampening, weight_decay, nesterov):
@@ -211,8 +249,8 @@ def ref_adam(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
             g = g + weight_decay * p
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
-        m_hat = m / (1 - beta1 ** t)
-        v_hat = v / (1 - beta2 ** t)
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
     return p, m, v
 
@@ -220,6 +258,7 @@ def ref_adam(p, grads, lr, beta1, beta2, eps, weight_decay, decoupled):
 # =====================================================================================
 # Small runners: call one backend's kernel with fresh outputs
 # =====================================================================================
+
 
 def run_linear(mod, x, w, b, act, dy=None, keep_z=True, grads0=None, fill=np.nan):
     n, out = x.shape[0], w.shape[0]
@@ -266,6 +305,7 @@ def loss_inputs(rng, name, shape, dtype):
 # A. NumPy backend against PyTorch (float64)
 # =====================================================================================
 
+
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("act", [0, 1, 2, 3], ids=["none", "relu", "gelu", "gelu_tanh"])
 def test_linear_numpy_vs_torch(act, bias):
@@ -274,7 +314,7 @@ def test_linear_numpy_vs_torch(act, bias):
     rng = rng_for("lin-torch", act, bias)
     n, i, o = 7, 5, 4
     x, w, b = rng.normal(size=(n, i)), rng.normal(size=(o, i)), rng.normal(size=o) if bias else None
-    x[0, :] = 0                                # a row of z equal to b (or 0): relu at 0 when no bias
+    x[0, :] = 0  # a row of z equal to b (or 0): relu at 0 when no bias
     dy = rng.normal(size=(n, o))
     g0 = (rng.normal(size=(n, i)), rng.normal(size=(o, i)), rng.normal(size=o))
     y, z, dx, dw, db = run_linear(N, x, w, b, act, dy, grads0=g0)
@@ -282,7 +322,9 @@ def test_linear_numpy_vs_torch(act, bias):
     tx, tw = T(torch, x, True), T(torch, w, True)
     tb = T(torch, b, True) if bias else None
     tz = F.linear(tx, tw, tb)
-    ty = [lambda v: v, F.relu, lambda v: F.gelu(v), lambda v: F.gelu(v, approximate="tanh")][act](tz)
+    ty = [lambda v: v, F.relu, lambda v: F.gelu(v), lambda v: F.gelu(v, approximate="tanh")][act](
+        tz
+    )
     ty.backward(T(torch, dy))
     tol = dict(rtol=1e-12, atol=1e-12)
     assert_close(z, tz.detach().numpy(), what="z", **tol)
@@ -299,8 +341,8 @@ def test_cross_entropy_numpy_vs_torch(ignore_index):
     rng = rng_for("ce-torch", ignore_index)
     n, c = 9, 5
     logits = rng.normal(scale=3, size=(n, c))
-    logits[1] = 0.5                            # a row of ties
-    logits[2, 3] = 1e4                         # large logits: max must be subtracted
+    logits[1] = 0.5  # a row of ties
+    logits[2, 3] = 1e4  # large logits: max must be subtracted
     logits[3] = -1e4
     target = rng.integers(0, c, n).astype(np.int64)
     target[[4, 6]] = ignore_index
@@ -312,8 +354,9 @@ def test_cross_entropy_numpy_vs_torch(ignore_index):
     N.cross_entropy_backward(dlogits, dloss, p, target, ignore_index)
 
     tl = T(torch, logits, True)
-    tloss = torch.nn.functional.cross_entropy(tl, torch.from_numpy(target), ignore_index=ignore_index,
-                                              reduction="none")
+    tloss = torch.nn.functional.cross_entropy(
+        tl, torch.from_numpy(target), ignore_index=ignore_index, reduction="none"
+    )
     tloss.backward(T(torch, dloss))
     assert_close(loss, tloss.detach().numpy(), 1e-12, 1e-12, "loss")
     assert_close(p, torch.softmax(T(torch, logits), 1).numpy(), 1e-12, 1e-15, "p")
@@ -330,7 +373,7 @@ def test_cross_entropy_prob_numpy_vs_torch(normalized):
     target = rng.uniform(0, 1, (n, c))
     if normalized:
         target /= target.sum(axis=1, keepdims=True)
-    target[1] = 0                              # an all-zero row: loss 0, gradient 0
+    target[1] = 0  # an all-zero row: loss 0, gradient 0
     dloss = rng.normal(size=n)
     loss, p = nan_like(n, F64), nan_like((n, c), F64)
     N.cross_entropy_prob_forward(loss, p, logits, target)
@@ -359,7 +402,9 @@ def test_nll_numpy_vs_torch():
     dx = g0.copy()
     N.nll_backward(dx, dloss, target, -1)
     tx = T(torch, x, True)
-    tloss = torch.nn.functional.nll_loss(tx, torch.from_numpy(target), ignore_index=-1, reduction="none")
+    tloss = torch.nn.functional.nll_loss(
+        tx, torch.from_numpy(target), ignore_index=-1, reduction="none"
+    )
     tloss.backward(T(torch, dloss))
     assert_close(loss, tloss.detach().numpy(), 0, 0, "loss")
     assert_close(dx, g0 + tx.grad.numpy(), 1e-15, 0, "dx")
@@ -367,8 +412,12 @@ def test_nll_numpy_vs_torch():
 
 def _torch_loss(torch, name):
     F = torch.nn.functional
-    return {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy,
-            "bce_logits": F.binary_cross_entropy_with_logits}[name]
+    return {
+        "mse": F.mse_loss,
+        "l1": F.l1_loss,
+        "bce": F.binary_cross_entropy,
+        "bce_logits": F.binary_cross_entropy_with_logits,
+    }[name]
 
 
 @pytest.mark.parametrize("reduction", [0, 1, 2], ids=["none", "mean", "sum"])
@@ -378,12 +427,12 @@ def test_elementwise_loss_numpy_vs_torch(name, reduction):
     rng = rng_for("loss-torch", name, reduction)
     x, t = loss_inputs(rng, name, (5, 7), F64)
     if name == "l1":
-        x[0, :3] = t[0, :3]                    # ties: sign(0) = 0
+        x[0, :3] = t[0, :3]  # ties: sign(0) = 0
     if name == "bce":
-        x[0, 0], t[0, 0] = 0.0, 0.3            # log 0 clamped at -100
-        x[0, 1], t[0, 1] = 1.0, 0.6            # log(1 - 1) clamped
-        x[0, 2], t[0, 2] = 1e-14, 0.9          # x (1 - x) below torch's 1e-12 in backward
-        x[0, 3], t[0, 3] = 1e-50, 1.0          # log x = -115: clamped
+        x[0, 0], t[0, 0] = 0.0, 0.3  # log 0 clamped at -100
+        x[0, 1], t[0, 1] = 1.0, 0.6  # log(1 - 1) clamped
+        x[0, 2], t[0, 2] = 1e-14, 0.9  # x (1 - x) below torch's 1e-12 in backward
+        x[0, 3], t[0, 3] = 1e-50, 1.0  # log x = -115: clamped
         x[0, 4], t[0, 4] = math.exp(-99.5), 0.2  # log x = -99.5, not clamped
     if name == "bce_logits":
         x[0, :4] = [80.0, -80.0, 1e4, -1e4]
@@ -423,9 +472,11 @@ def test_elementwise_loss_nan_numpy_vs_torch(name):
     t = np.array([0.5, 0.5, np.nan, np.nan])
     out = loss_fwd(N, name, x, t, 0)
     dx, dt = loss_bwd(N, name, np.ones(4), x, t, 0)
-    if name == "bce":                          # torch refuses NaN probabilities: by hand
+    if name == "bce":  # torch refuses NaN probabilities: by hand
         nan = np.nan
-        assert_close(out, [nan, -0.5 * (math.log(0.25) + math.log(0.75)), nan, nan], 1e-15, 0, "out")
+        assert_close(
+            out, [nan, -0.5 * (math.log(0.25) + math.log(0.75)), nan, nan], 1e-15, 0, "out"
+        )
         assert_close(dx, [nan, -0.25 / (0.25 * 0.75), nan, nan], 1e-15, 0, "dx")
         assert_close(dt, [nan, math.log(0.75 / 0.25), math.log(0.25 / 0.75), nan], 1e-15, 0, "dt")
         return
@@ -458,10 +509,19 @@ SGD_IDS = ["plain", "wd", "momentum", "dampening-wd", "nesterov-wd"]
 
 def _numpy_sgd(p0, grads, dtype, kw):
     p = p0.astype(dtype)
-    buf = np.full_like(p, np.nan) if kw["momentum"] else None   # first=True must overwrite it
+    buf = np.full_like(p, np.nan) if kw["momentum"] else None  # first=True must overwrite it
     for k, g in enumerate(grads):
-        N.sgd_step(p, g.astype(dtype), buf, kw["lr"], kw["momentum"], kw["dampening"],
-                   kw["weight_decay"], kw["nesterov"], k == 0)
+        N.sgd_step(
+            p,
+            g.astype(dtype),
+            buf,
+            kw["lr"],
+            kw["momentum"],
+            kw["dampening"],
+            kw["weight_decay"],
+            kw["nesterov"],
+            k == 0,
+        )
     return p, buf
 
 
@@ -490,8 +550,19 @@ def _numpy_adam(p0, grads, dtype, kw, decoupled):
     p = p0.astype(dtype)
     m, v = np.zeros_like(p), np.zeros_like(p)
     for k, g in enumerate(grads, start=1):
-        N.adam_step(p, g.astype(dtype), m, v, kw["lr"], kw["beta1"], kw["beta2"], kw["eps"],
-                    kw["weight_decay"], k, decoupled)
+        N.adam_step(
+            p,
+            g.astype(dtype),
+            m,
+            v,
+            kw["lr"],
+            kw["beta1"],
+            kw["beta2"],
+            kw["eps"],
+            kw["weight_decay"],
+            k,
+            decoupled,
+        )
     return p, m, v
 
 
@@ -502,11 +573,19 @@ def test_adam_numpy_vs_torch(kw, decoupled):
     rng = rng_for("adam-torch", kw, decoupled)
     p0 = rng.normal(size=(3, 7))
     grads = [rng.normal(size=(3, 7)) for _ in range(6)]
-    grads[2][0, 0] = 0.0                      # a zero gradient: v may be tiny, eps matters
+    grads[2][0, 0] = 0.0  # a zero gradient: v may be tiny, eps matters
     p, m, v = _numpy_adam(p0, grads, F64, kw, decoupled)
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    tp, state = _torch_steps(torch, cls, p0, grads, lr=kw["lr"], betas=(kw["beta1"], kw["beta2"]),
-                             eps=kw["eps"], weight_decay=kw["weight_decay"])
+    tp, state = _torch_steps(
+        torch,
+        cls,
+        p0,
+        grads,
+        lr=kw["lr"],
+        betas=(kw["beta1"], kw["beta2"]),
+        eps=kw["eps"],
+        weight_decay=kw["weight_decay"],
+    )
     assert_close(p, tp, 1e-12, 1e-13, "p")
     assert_close(m, state["exp_avg"].numpy(), 1e-12, 1e-14, "m")
     assert_close(v, state["exp_avg_sq"].numpy(), 1e-12, 1e-14, "v")
@@ -515,6 +594,7 @@ def test_adam_numpy_vs_torch(kw, decoupled):
 # =====================================================================================
 # B. NumPy backend against torch-free oracles: hand formulas and finite differences
 # =====================================================================================
+
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("act", [0, 1, 2, 3], ids=["none", "relu", "gelu", "gelu_tanh"])
@@ -526,9 +606,16 @@ def test_linear_numpy_vs_hand_and_finite_differences(act, bias):
     dy = rng.normal(size=(n, o))
     zero = (np.zeros((n, i)), np.zeros((o, i)), np.zeros(o))
     y, z, dx, dw, db = run_linear(N, x, w, b, act, dy, grads0=zero)
-    # Hand formula: z_kj = sum_l x_kl w_jl + b_j, by loops.
-    zh = np.array([[math.fsum(x[k, l] * w[j, l] for l in range(i)) + (b[j] if bias else 0.0)
-                    for j in range(o)] for k in range(n)])
+    # Hand formula: z_kj = sum_m x_km w_jm + b_j, by loops.
+    zh = np.array(
+        [
+            [
+                math.fsum(x[k, m] * w[j, m] for m in range(i)) + (b[j] if bias else 0.0)
+                for j in range(o)
+            ]
+            for k in range(n)
+        ]
+    )
     assert_close(z, zh, 1e-14, 1e-14, "z")
     assert_close(y, ref_act(zh, act), 1e-14, 1e-14, "y")
     dz = dy * ref_act_d(zh, act)
@@ -540,6 +627,7 @@ def test_linear_numpy_vs_hand_and_finite_differences(act, bias):
     def f():
         yy, _ = run_linear(N, x, w, b, act)
         return float(np.sum(yy * dy))
+
     assert_close(dx, central_diff(f, x), 1e-6, 1e-7, "dx (finite differences)")
     assert_close(dw, central_diff(f, w), 1e-6, 1e-7, "dw (finite differences)")
     if bias:
@@ -553,8 +641,9 @@ def test_linear_numpy_zero_sizes_follow_contract():
     assert_close(y, [[0.0, 0.5, 2.0]] * 2, 0, 0, "y = relu(b)")
     assert_close(z, [b, b], 0, 0, "z = b")
     g0 = (np.zeros((0, 4)), np.full((3, 4), 7.0), np.full(3, -2.0))
-    _, _, dx, dw, db = run_linear(N, np.zeros((0, 4)), np.ones((3, 4)), np.ones(3), 2,
-                                  np.zeros((0, 3)), grads0=g0)
+    _, _, dx, dw, db = run_linear(
+        N, np.zeros((0, 4)), np.ones((3, 4)), np.ones(3), 2, np.zeros((0, 3)), grads0=g0
+    )
     assert (dw == 7.0).all() and (db == -2.0).all()
 
 
@@ -572,7 +661,7 @@ def test_cross_entropy_numpy_vs_hand_and_finite_differences(ignore_index):
     assert_close(p, ph, 1e-14, 1e-16, "p")
     dl = np.zeros((n, c))
     N.cross_entropy_backward(dl, dloss, p, target, ignore_index)
-    hand = np.zeros((n, c))                    # (p - onehot) dloss, rows ignored: 0
+    hand = np.zeros((n, c))  # (p - onehot) dloss, rows ignored: 0
     for r in range(n):
         if target[r] != ignore_index:
             hand[r] = ph[r] * dloss[r]
@@ -583,6 +672,7 @@ def test_cross_entropy_numpy_vs_hand_and_finite_differences(ignore_index):
         ll, pp = nan_like(n, F64), nan_like((n, c), F64)
         N.cross_entropy_forward(ll, pp, logits, target, ignore_index)
         return float(np.sum(ll * dloss))
+
     assert_close(dl, central_diff(f, logits), 1e-6, 1e-8, "dlogits (finite differences)")
 
 
@@ -619,6 +709,7 @@ def test_cross_entropy_prob_numpy_vs_hand_and_finite_differences(normalized):
         ll, pp = nan_like(n, F64), nan_like((n, c), F64)
         N.cross_entropy_prob_forward(ll, pp, logits, target)
         return float(np.sum(ll * dloss))
+
     assert_close(dl, central_diff(f, logits), 1e-6, 1e-8, "dlogits (finite differences)")
 
 
@@ -637,6 +728,7 @@ def test_nll_numpy_vs_hand_and_finite_differences():
         ll = nan_like(5, F64)
         N.nll_forward(ll, x, target, -7)
         return float(np.sum(ll * dloss))
+
     assert_close(dx, central_diff(f, x), 1e-7, 1e-9, "dx (finite differences)")
 
 
@@ -646,9 +738,11 @@ def test_elementwise_loss_numpy_vs_hand_and_finite_differences(name, reduction):
     rng = rng_for("loss-hand", name, reduction)
     x, t = loss_inputs(rng, name, (3, 4), F64)
     if name == "l1":
-        x = np.where(np.abs(x - t) < 0.05, x + 0.1, x)   # keep away from the kink for FD
+        x = np.where(np.abs(x - t) < 0.05, x + 0.1, x)  # keep away from the kink for FD
     out = loss_fwd(N, name, x, t, reduction)
-    assert_close(out, reduce_ref(ref_elementwise_loss(name, x, t), reduction), 1e-13, 1e-14, "out (hand)")
+    assert_close(
+        out, reduce_ref(ref_elementwise_loss(name, x, t), reduction), 1e-13, 1e-14, "out (hand)"
+    )
     dout = rng.normal(size=x.shape if reduction == 0 else ())
     dx, dt = loss_bwd(N, name, dout, x, t, reduction)
     # Hand derivatives of the unreduced loss, times dl = dout (or dout / n).
@@ -665,6 +759,7 @@ def test_elementwise_loss_numpy_vs_hand_and_finite_differences(name, reduction):
     def f():
         o = loss_fwd(N, name, x, t, reduction)
         return float(np.sum(o * dout))
+
     assert_close(dx, central_diff(f, x), 1e-6, 1e-8, "dx (finite differences)")
     assert_close(dt, central_diff(f, t), 1e-6, 1e-8, "dt (finite differences)")
 
@@ -674,10 +769,17 @@ def test_bce_numpy_clamps_by_hand():
     x = np.array([0.0, 1.0, 1e-14, 0.5])
     t = np.array([0.25, 0.75, 1.0, 1.0])
     out = loss_fwd(N, "bce", x, t, 0)
-    assert_close(out, [-(0.25 * -100 + 0.75 * 0.0), -(0.75 * 0.0 + 0.25 * -100), -math.log(1e-14),
-                       math.log(2)], 1e-14, 0, "out")
+    assert_close(
+        out,
+        [-(0.25 * -100 + 0.75 * 0.0), -(0.75 * 0.0 + 0.25 * -100), -math.log(1e-14), math.log(2)],
+        1e-14,
+        0,
+        "out",
+    )
     dx, dt = loss_bwd(N, "bce", np.ones(4), x, t, 0)
-    assert_close(dx, [-0.25 / 1e-12, 0.25 / 1e-12, (1e-14 - 1) / 1e-12, -0.5 / 0.25], 1e-12, 0, "dx")
+    assert_close(
+        dx, [-0.25 / 1e-12, 0.25 / 1e-12, (1e-14 - 1) / 1e-12, -0.5 / 0.25], 1e-12, 0, "dx"
+    )
     assert_close(dt, [0.0 - -100, -100 - 0.0, -1e-14 - math.log(1e-14), 0.0], 1e-12, 1e-15, "dt")
 
 
@@ -693,10 +795,12 @@ def test_dropout_numpy_vs_hand_and_finite_differences(p):
     rng = rng_for("dropout-hand", p)
     x = rng.normal(size=(6, 5))
     u = rng.uniform(0, 1, (6, 5))
-    u[0, :2] = p                               # ties are kept: u >= p
+    u[0, :2] = p  # ties are kept: u >= p
     y = nan_like(x.shape, F64)
     N.dropout_forward(y, x, u, p)
-    hand = np.array([[x[i, j] / (1 - p) if u[i, j] >= p else 0.0 for j in range(5)] for i in range(6)])
+    hand = np.array(
+        [[x[i, j] / (1 - p) if u[i, j] >= p else 0.0 for j in range(5)] for i in range(6)]
+    )
     assert_close(y, hand, 1e-15, 0, "y")
     dy = rng.normal(size=x.shape)
     dx = np.ones_like(x)
@@ -706,13 +810,14 @@ def test_dropout_numpy_vs_hand_and_finite_differences(p):
         yy = nan_like(x.shape, F64)
         N.dropout_forward(yy, x, u, p)
         return float(np.sum(yy * dy))
+
     assert_close(dx - 1, central_diff(f, x), 1e-7, 1e-9, "dx (finite differences)")
 
 
 def test_dropout_numpy_in_place_and_nan():
     x = np.array([np.nan, 2.0, np.inf, 4.0])
     u = np.array([0.1, 0.1, 0.9, 0.9])
-    N.dropout_forward(x, x, u, 0.5)            # y may be x
+    N.dropout_forward(x, x, u, 0.5)  # y may be x
     assert np.isnan(x[0]) and x[1] == 0 and x[2] == np.inf and x[3] == 8.0
 
 
@@ -747,15 +852,27 @@ def test_adam_first_step_moves_by_lr_by_hand():
     g = np.array([0.5, -4.0, 0.0])
     m, v = np.zeros(3), np.zeros(3)
     N.adam_step(p, g, m, v, 0.1, 0.9, 0.999, 1e-8, 0.0, 1, False)
-    assert_close(p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 4 / (4 + 1e-8), 3.0], 1e-14, 0, "p")
+    assert_close(
+        p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 4 / (4 + 1e-8), 3.0], 1e-14, 0, "p"
+    )
 
 
 # =====================================================================================
 # C. C against NumPy (both dtypes, odd and zero sizes)
 # =====================================================================================
 
-LINEAR_SHAPES = [(1, 1, 1), (7, 33, 1), (1, 7, 257), (33, 257, 7), (257, 7, 33), (257, 257, 33),
-                 (0, 7, 33), (7, 0, 33), (7, 33, 0), (0, 0, 0)]
+LINEAR_SHAPES = [
+    (1, 1, 1),
+    (7, 33, 1),
+    (1, 7, 257),
+    (33, 257, 7),
+    (257, 7, 33),
+    (257, 257, 33),
+    (0, 7, 33),
+    (7, 0, 33),
+    (7, 33, 0),
+    (0, 0, 0),
+]
 
 
 @needs_c
@@ -770,16 +887,21 @@ def test_linear_c_matches_numpy(shape, dtype, act, bias):
     w = (rng.uniform(-2, 2, (o, i)) / math.sqrt(max(i, 1))).astype(dtype)
     b = rng.uniform(-1, 1, o).astype(dtype) if bias else None
     if n and i:
-        x[0] = 0                               # z == b exactly in row 0 (relu at 0 without bias)
+        x[0] = 0  # z == b exactly in row 0 (relu at 0 without bias)
     dy = rng.uniform(-1, 1, (n, o)).astype(dtype)
     g0 = tuple(rng.uniform(-1, 1, s).astype(dtype) for s in ((n, i), (o, i), (o,)))
-    keep_z = bias                              # act 0/1: z given or None, both run
+    keep_z = bias  # act 0/1: z given or None, both run
     got = run_linear(C, x, w, b, act, dy, keep_z=keep_z, grads0=g0)
     want = run_linear(N, x, w, b, act, dy, keep_z=keep_z, grads0=g0)
     zs = np.abs(x.astype(F64)) @ np.abs(w.astype(F64)).T + (np.abs(b) if bias else 0)
     dzs = 1.2 * np.abs(dy.astype(F64))
-    scales = [zs, zs, np.abs(g0[0]) + dzs @ np.abs(w), np.abs(g0[1]) + dzs.T @ np.abs(x),
-              np.abs(g0[2]) + dzs.sum(axis=0)]
+    scales = [
+        zs,
+        zs,
+        np.abs(g0[0]) + dzs @ np.abs(w),
+        np.abs(g0[1]) + dzs.T @ np.abs(x),
+        np.abs(g0[2]) + dzs.sum(axis=0),
+    ]
     for name, g, wnt, s in zip(["y", "z", "dx", "dw", "db"], got, want, scales):
         if name == "z" and wnt is None:
             continue
@@ -804,8 +926,18 @@ def test_linear_backward_c_none_gradients_skipped(act, skip):
         for k in grads:
             if skip in (k, "all"):
                 grads[k] = None
-        mod.linear_backward(grads["dx"], grads["dw"], grads["db"], dy, x, w, z, y, act,
-                            nan_like((n, o), F64) if act else None)
+        mod.linear_backward(
+            grads["dx"],
+            grads["dw"],
+            grads["db"],
+            dy,
+            x,
+            w,
+            z,
+            y,
+            act,
+            nan_like((n, o), F64) if act else None,
+        )
         results.append(grads)
     for k in ("dx", "dw", "db"):
         if results[1][k] is not None:
@@ -828,8 +960,9 @@ def test_linear_backward_overwrite_equals_accumulate_into_zeros(mod, act, dtype,
     got = [nan_like(s, dtype) for s in ((n, i), (o, i), (o,))]
     want = [np.zeros(s, dtype) for s in ((n, i), (o, i), (o,))]
     for outs, acc in ((got, False), (want, True)):
-        mod.linear_backward(*outs, dy, x, w, z, y, act, nan_like((n, o), dtype) if act else None,
-                            acc)
+        mod.linear_backward(
+            *outs, dy, x, w, z, y, act, nan_like((n, o), dtype) if act else None, acc
+        )
     for g, wv, name in zip(got, want, ("dx", "dw", "db")):
         assert np.array_equal(g, wv), name
     # and accumulate=True still adds to what is there
@@ -846,11 +979,11 @@ def ce_inputs(rng, n, c, dtype, ignore_index):
     logits = rng.normal(scale=3, size=(n, c))
     target = rng.integers(0, c, n).astype(np.int64) if c else np.full(n, ignore_index, np.int64)
     if n >= 4:
-        logits[1] = 0.75                       # ties
-        logits[2, rng.integers(0, c)] = 1e4    # stability
+        logits[1] = 0.75  # ties
+        logits[2, rng.integers(0, c)] = 1e4  # stability
         logits[3] = rng.choice([-1e4, 1e4], size=c)
         target[::5] = ignore_index
-    if n >= 9:                                 # NaN and infinities give NaN rows (or 0 if ignored)
+    if n >= 9:  # NaN and infinities give NaN rows (or 0 if ignored)
         logits[5, c - 1] = np.nan
         logits[6] = -np.inf
         logits[7, 0] = np.inf
@@ -925,10 +1058,14 @@ def test_cross_entropy_prob_c_matches_numpy(shape, dtype):
         mod.cross_entropy_prob_backward(None, dloss, p, target)
         res.append((loss, p, dl))
     tsum = target.astype(F64).sum(axis=1)
-    lscale = tsum * (2 * np.abs(logits.astype(F64)).max(axis=1, initial=0) + math.log(max(c, 1)) + 1)
+    lscale = tsum * (
+        2 * np.abs(logits.astype(F64)).max(axis=1, initial=0) + math.log(max(c, 1)) + 1
+    )
     assert_match(res[0][0], res[1][0], dtype, "loss", lscale)
     assert_match(res[0][1], res[1][1], dtype, "p", 1.0)
-    assert_match(res[0][2], res[1][2], dtype, "dlogits", np.abs(g0) + ((tsum + 1) * np.abs(dloss))[:, None])
+    assert_match(
+        res[0][2], res[1][2], dtype, "dlogits", np.abs(g0) + ((tsum + 1) * np.abs(dloss))[:, None]
+    )
 
 
 @needs_c
@@ -966,9 +1103,9 @@ def test_elementwise_loss_c_matches_numpy(name, shape, dtype, reduction):
     if x.size >= 8:
         flat_x, flat_t = x.reshape(-1), t.reshape(-1)
         if name == "l1" or name == "mse":
-            flat_x[:3] = flat_t[:3]            # ties
+            flat_x[:3] = flat_t[:3]  # ties
         if name == "bce":
-            flat_x[:4] = [0.0, 1.0, 1e-30, 1 - 2 ** -20]   # clamps and the 1e-12 floor
+            flat_x[:4] = [0.0, 1.0, 1e-30, 1 - 2**-20]  # clamps and the 1e-12 floor
         if name == "bce_logits":
             flat_x[:4] = [80.0, -80.0, 1e4, -1e4]
         flat_x[5], flat_t[6] = np.nan, np.nan
@@ -985,7 +1122,12 @@ def test_elementwise_loss_c_matches_numpy(name, shape, dtype, reduction):
     oscale = l64 if reduction == 0 else (l64.sum() / (n if reduction == 1 else 1))
     ulps = 64 if reduction == 0 else 64 + 4 * math.sqrt(n)
     assert_match(res[0][0], res[1][0], dtype, "out", oscale, ulps=ulps)
-    gs = np.nan_to_num(np.abs(res[1][1] - dx0) + np.abs(res[1][2] - dt0)) + np.abs(dx0) + np.abs(dt0) + 1
+    gs = (
+        np.nan_to_num(np.abs(res[1][1] - dx0) + np.abs(res[1][2] - dt0))
+        + np.abs(dx0)
+        + np.abs(dt0)
+        + 1
+    )
     assert_match(res[0][1], res[1][1], dtype, "dx", gs)
     assert_match(res[0][2], res[1][2], dtype, "dt", gs)
 
@@ -1020,7 +1162,7 @@ def test_elementwise_loss_c_empty(name):
 
 
 @needs_c
-@pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.7, 0.875])   # 0.7: float32(0.7) < 0.7
+@pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.7, 0.875])  # 0.7: float32(0.7) < 0.7
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (33, 257), (70001,)], ids=str)
 def test_dropout_c_matches_numpy(shape, dtype, p):
@@ -1028,8 +1170,9 @@ def test_dropout_c_matches_numpy(shape, dtype, p):
     x = rng.normal(size=shape).astype(dtype)
     u = rng.uniform(0, 1, shape).astype(dtype)
     if u.size > 4:
-        u.reshape(-1)[:4] = p                  # ties, p rounded to the dtype: kept (both backends
-                                               # compare u >= p in the arrays' dtype)
+        # ties, p rounded to the dtype: kept (both backends compare u >= p in the
+        # arrays' dtype)
+        u.reshape(-1)[:4] = p
     dy = rng.normal(size=shape).astype(dtype)
     g0 = rng.normal(size=shape).astype(dtype)
     res = []
@@ -1068,8 +1211,17 @@ def test_sgd_c_matches_numpy(kw, shape, dtype):
         p = p0.copy()
         buf = nan_like(shape, dtype) if kw["momentum"] else None
         for k, g in enumerate(grads):
-            mod.sgd_step(p, g, buf, kw["lr"], kw["momentum"], kw["dampening"], kw["weight_decay"],
-                         kw["nesterov"], k == 0)
+            mod.sgd_step(
+                p,
+                g,
+                buf,
+                kw["lr"],
+                kw["momentum"],
+                kw["dampening"],
+                kw["weight_decay"],
+                kw["nesterov"],
+                k == 0,
+            )
         res.append((p, buf))
     assert_match(res[0][0], res[1][0], dtype, "p", np.abs(p0) + 1.0, ulps=16)
     if kw["momentum"]:
@@ -1087,13 +1239,24 @@ def test_adam_c_matches_numpy(kw, shape, dtype, decoupled):
     grads = [rng.normal(size=shape).astype(dtype) for _ in range(3)]
     if grads[0].size > 2:
         for g in grads:
-            g.reshape(-1)[:2] = 0.0            # v stays 0: the update is m / eps = 0
+            g.reshape(-1)[:2] = 0.0  # v stays 0: the update is m / eps = 0
     res = []
     for mod in (C, N):
         p, m, v = p0.copy(), np.zeros(shape, dtype), np.zeros(shape, dtype)
         for k, g in enumerate(grads, start=1):
-            mod.adam_step(p, g, m, v, kw["lr"], kw["beta1"], kw["beta2"], kw["eps"],
-                          kw["weight_decay"], k, decoupled)
+            mod.adam_step(
+                p,
+                g,
+                m,
+                v,
+                kw["lr"],
+                kw["beta1"],
+                kw["beta2"],
+                kw["eps"],
+                kw["weight_decay"],
+                k,
+                decoupled,
+            )
         res.append((p, m, v))
     assert_match(res[0][0], res[1][0], dtype, "p", np.abs(p0) + 10 * kw["lr"], ulps=16)
     assert_match(res[0][1], res[1][1], dtype, "m", 5.0, ulps=16)
@@ -1106,18 +1269,30 @@ def test_adam_c_matches_numpy(kw, shape, dtype, decoupled):
 # A valid call for each kernel, as (name -> value). Each mutation below breaks exactly
 # one thing, so the exception type is determined.
 
+
 def valid_call(fn, dtype=F64):
     rng = rng_for("valid", fn, dtype)
     n, c, i, o = 4, 3, 5, 3
 
     def a(*shape):
         return rng.uniform(0.1, 0.9, shape).astype(dtype)
+
     tgt = np.array([0, 2, -100, 1], dtype=np.int64)
     if fn == "linear_forward":
         return dict(y=a(n, o), z=a(n, o), x=a(n, i), w=a(o, i), b=a(o), act=2)
     if fn == "linear_backward":
-        return dict(dx=a(n, i), dw=a(o, i), db=a(o), dy=a(n, o), x=a(n, i), w=a(o, i), z=a(n, o),
-                    y=a(n, o), act=2, scratch=a(n, o))
+        return dict(
+            dx=a(n, i),
+            dw=a(o, i),
+            db=a(o),
+            dy=a(n, o),
+            x=a(n, i),
+            w=a(o, i),
+            z=a(n, o),
+            y=a(n, o),
+            act=2,
+            scratch=a(n, o),
+        )
     if fn == "cross_entropy_forward":
         return dict(loss=a(n), p=a(n, c), logits=a(n, c), target=tgt, ignore_index=-100)
     if fn == "cross_entropy_backward":
@@ -1139,21 +1314,47 @@ def valid_call(fn, dtype=F64):
     if fn == "dropout_backward":
         return dict(dx=a(n, c), dy=a(n, c), u=a(n, c), p=0.25)
     if fn == "sgd_step":
-        return dict(p=a(n, c), g=a(n, c), buf=a(n, c), lr=0.1, momentum=0.9, dampening=0.1,
-                    weight_decay=0.01, nesterov=False, first=False)
+        return dict(
+            p=a(n, c),
+            g=a(n, c),
+            buf=a(n, c),
+            lr=0.1,
+            momentum=0.9,
+            dampening=0.1,
+            weight_decay=0.01,
+            nesterov=False,
+            first=False,
+        )
     if fn == "adam_step":
-        return dict(p=a(n, c), g=a(n, c), m=a(n, c), v=a(n, c), lr=0.01, beta1=0.9, beta2=0.999,
-                    eps=1e-8, weight_decay=0.01, step=3, decoupled=True)
+        return dict(
+            p=a(n, c),
+            g=a(n, c),
+            m=a(n, c),
+            v=a(n, c),
+            lr=0.01,
+            beta1=0.9,
+            beta2=0.999,
+            eps=1e-8,
+            weight_decay=0.01,
+            step=3,
+            decoupled=True,
+        )
     raise AssertionError(fn)
 
 
 OUTPUTS = {  # the arrays each kernel writes
-    "linear_forward": ("y", "z"), "linear_backward": ("dx", "dw", "db", "scratch"),
-    "cross_entropy_forward": ("loss", "p"), "cross_entropy_backward": ("dlogits",),
-    "cross_entropy_prob_forward": ("loss", "p"), "cross_entropy_prob_backward": ("dlogits",),
-    "nll_forward": ("loss",), "nll_backward": ("dx",),
-    "dropout_forward": ("y",), "dropout_backward": ("dx",),
-    "sgd_step": ("p", "buf"), "adam_step": ("p", "m", "v"),
+    "linear_forward": ("y", "z"),
+    "linear_backward": ("dx", "dw", "db", "scratch"),
+    "cross_entropy_forward": ("loss", "p"),
+    "cross_entropy_backward": ("dlogits",),
+    "cross_entropy_prob_forward": ("loss", "p"),
+    "cross_entropy_prob_backward": ("dlogits",),
+    "nll_forward": ("loss",),
+    "nll_backward": ("dx",),
+    "dropout_forward": ("y",),
+    "dropout_backward": ("dx",),
+    "sgd_step": ("p", "buf"),
+    "adam_step": ("p", "m", "v"),
 }
 for _l in LOSSES:
     OUTPUTS[f"{_l}_forward"] = ("out",)
@@ -1166,8 +1367,11 @@ def call(mod, fn, args):
 
 
 def float_arrays(args):
-    return [k for k, v in args.items()
-            if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not (k == "target" and v.ndim == 1)]
+    return [
+        k
+        for k, v in args.items()
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not (k == "target" and v.ndim == 1)
+    ]
 
 
 def raises(exc, fn):
@@ -1201,7 +1405,7 @@ def test_bad_dtype(mod, fn, name):
         args[name] = args[name].astype(bad)
         with raises(TypeError, fn):
             call(mod, fn, args)
-    args = valid_call(fn, F32)                 # mixed: one float64 among float32
+    args = valid_call(fn, F32)  # mixed: one float64 among float32
     args[name] = args[name].astype(F64)
     with raises(TypeError, fn):
         call(mod, fn, args)
@@ -1218,18 +1422,18 @@ def test_bad_shape_and_layout(mod, fn, name):
         call(mod, fn, args)
     if a.ndim and a.shape[0] > 1:
         args = valid_call(fn)
-        args[name] = a[:-1]                    # one row short (a kernel must not read past it)
+        args[name] = a[:-1]  # one row short (a kernel must not read past it)
         with raises(ValueError, fn):
             call(mod, fn, args)
     args = valid_call(fn)
-    args[name] = a[None]                       # one more dimension, same values
+    args[name] = a[None]  # one more dimension, same values
     with raises(ValueError, fn):
         call(mod, fn, args)
     if a.ndim:
         args = valid_call(fn)
         wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
         wide[..., ::2] = a
-        args[name] = wide[..., ::2]            # same shape and values, not contiguous
+        args[name] = wide[..., ::2]  # same shape and values, not contiguous
         with raises(ValueError, fn):
             call(mod, fn, args)
     if name in OUTPUTS[fn]:
@@ -1262,7 +1466,7 @@ def test_class_target_must_be_int64_contiguous(mod, fn):
 
 
 @pytest.mark.parametrize("mod", MODS)
-@pytest.mark.parametrize("bad", [3, -1, 2 ** 40, -(2 ** 62)])
+@pytest.mark.parametrize("bad", [3, -1, 2**40, -(2**62)])
 @pytest.mark.parametrize("fn", CLASS_TARGET)
 def test_class_target_out_of_range_raises_before_any_write(mod, fn, bad):
     args = valid_call(fn)
@@ -1272,7 +1476,7 @@ def test_class_target_out_of_range_raises_before_any_write(mod, fn, bad):
         call(mod, fn, args)
     for k, v in before.items():
         assert np.array_equal(args[k], v, equal_nan=True), f"{fn} wrote {k} before raising"
-    args = valid_call(fn)                      # the same value as ignore_index is fine
+    args = valid_call(fn)  # the same value as ignore_index is fine
     args["target"] = np.array([0, 2, bad, 1], dtype=np.int64)
     args["ignore_index"] = bad
     call(mod, fn, args)
@@ -1281,8 +1485,13 @@ def test_class_target_out_of_range_raises_before_any_write(mod, fn, bad):
 @pytest.mark.parametrize("mod", MODS)
 @pytest.mark.parametrize("fn", CLASS_TARGET)
 def test_bad_ignore_index(mod, fn):
-    for bad, exc in ((1.0, TypeError), (None, TypeError), ("x", TypeError), (2 ** 63, ValueError),
-                     (-(2 ** 63) - 1, ValueError)):
+    for bad, exc in (
+        (1.0, TypeError),
+        (None, TypeError),
+        ("x", TypeError),
+        (2**63, ValueError),
+        (-(2**63) - 1, ValueError),
+    ):
         args = valid_call(fn)
         args["ignore_index"] = bad
         args["target"] = np.array([0, 2, 1, 1], dtype=np.int64)
@@ -1301,14 +1510,14 @@ def test_bad_act_code(mod, fn):
 
 
 @pytest.mark.parametrize("mod", MODS)
-@pytest.mark.parametrize("fn", [f"{l}_{d}" for l in LOSSES for d in ("forward", "backward")])
+@pytest.mark.parametrize("fn", [f"{loss}_{d}" for loss in LOSSES for d in ("forward", "backward")])
 def test_bad_reduction_code(mod, fn):
     for bad, exc in ((3, ValueError), (-1, ValueError), ("mean", TypeError), (None, TypeError)):
         args = valid_call(fn)
         args["reduction"] = bad
         with raises(exc, fn):
             call(mod, fn, args)
-    args = valid_call(fn)                      # reduction none needs out/dout shaped like x
+    args = valid_call(fn)  # reduction none needs out/dout shaped like x
     args["reduction"] = 0
     with raises(ValueError, fn):
         call(mod, fn, args)
@@ -1333,11 +1542,11 @@ def test_linear_missing_required_buffers(mod):
             call(mod, "linear_backward", args)
         args.update(dx=None, dw=None, db=None)  # no gradient wanted: no scratch needed
         call(mod, "linear_backward", args)
-    args = valid_call("linear_backward")       # y is read by relu only
+    args = valid_call("linear_backward")  # y is read by relu only
     args.update(y=None, act=1)
     with raises(ValueError, "linear_backward"):
         call(mod, "linear_backward", args)
-    args = valid_call("linear_forward")       # z may be None for act 0 and 1
+    args = valid_call("linear_forward")  # z may be None for act 0 and 1
     for act in (0, 1):
         args.update(z=None, act=act)
         call(mod, "linear_forward", args)
@@ -1363,7 +1572,7 @@ def test_optimizer_bad_arguments(mod):
         args["step"] = bad
         with raises(ValueError, "adam_step"):
             call(mod, "adam_step", args)
-    args = valid_call("sgd_step")             # buf None only without momentum
+    args = valid_call("sgd_step")  # buf None only without momentum
     args["buf"] = None
     with raises(ValueError, "sgd_step"):
         call(mod, "sgd_step", args)
@@ -1393,7 +1602,7 @@ def test_optimizer_zero_weight_decay_is_skipped(mod):
 def test_nll_backward_dloss_rows_must_match_dx(mod, rows):
     """dloss with fewer rows than dx must be refused: reading dloss[i] for every
     row of dx would run past its end."""
-    backing = np.arange(10.0) + 100            # dloss is a view into it
+    backing = np.arange(10.0) + 100  # dloss is a view into it
     dx = np.zeros((4, 3))
     with raises(ValueError, "nll_backward"):
         mod.nll_backward(dx, backing[:rows], np.array([0, 2, 1, 1], dtype=np.int64), -100)

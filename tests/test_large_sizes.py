@@ -15,14 +15,14 @@ import pytest
 from cgrad import _ckernels as C
 from cgrad import numpy_backend as N
 
-BIG = 2 ** 31
+BIG = 2**31
 
 
 def _sparse_memmap(path, shape, dtype=np.float32):
     """A zero-filled memmap backed by a sparse file; skip if the file is not sparse."""
     m = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
     st = os.stat(path)
-    if st.st_blocks * 512 > 64 * 2 ** 20:          # the filesystem filled it in
+    if st.st_blocks * 512 > 64 * 2**20:  # the filesystem filled it in
         del m
         os.unlink(path)
         pytest.skip("this filesystem does not keep sparse files sparse")
@@ -31,12 +31,12 @@ def _sparse_memmap(path, shape, dtype=np.float32):
 
 @pytest.mark.parametrize("mod", [C, N], ids=["c", "numpy"])
 def test_binary_kernel_reads_element_offsets_beyond_2_31(tmp_path, mod):
-    n = 2 ** 32 + 64                                  # 16 GiB of float32, sparse
-    stride = 2 ** 28 + 1                              # 15 * stride > 2^31 (and > 2^32 - 2^28)
+    n = 2**32 + 64  # 16 GiB of float32, sparse
+    stride = 2**28 + 1  # 15 * stride > 2^31 (and > 2^32 - 2^28)
     a = _sparse_memmap(tmp_path / "a.bin", (n,))
     k = np.arange(16)
     a[k * stride] = k + 1.0
-    view = a[::stride][:16]                           # strided view, offsets up to ~4.03e9
+    view = a[::stride][:16]  # strided view, offsets up to ~4.03e9
     assert view.strides[0] // 4 == stride and 15 * stride > BIG
     b = np.full(16, 0.5, np.float32)
     out = np.empty(16, np.float32)
@@ -52,14 +52,14 @@ def test_binary_kernel_reads_element_offsets_beyond_2_31(tmp_path, mod):
 
 @pytest.mark.parametrize("mod", [C, N], ids=["c", "numpy"])
 def test_index_add_writes_rows_whose_offset_exceeds_2_31(tmp_path, mod):
-    rows, d = 2 ** 21, 2 ** 11                        # 2^32 elements: row R-1 starts past 2^32 - 2^11
+    rows, d = 2**21, 2**11  # 2^32 elements: row R-1 starts past 2^32 - 2^11
     dx = _sparse_memmap(tmp_path / "dx.bin", (rows, d))
     assert (rows - 1) * d > BIG
-    idx = np.array([rows - 1, 5, rows - 1, 2 ** 20 + 7], np.int64)
+    idx = np.array([rows - 1, 5, rows - 1, 2**20 + 7], np.int64)
     src = np.arange(4 * d, dtype=np.float32).reshape(4, d)
     mod.index_add(dx, idx, src)
     np.testing.assert_array_equal(dx[rows - 1], src[0] + src[2])
     np.testing.assert_array_equal(dx[5], src[1])
-    np.testing.assert_array_equal(dx[2 ** 20 + 7], src[3])
-    assert not dx[rows - 2].any() and not dx[0].any() and not dx[2 ** 20 + 6].any()
+    np.testing.assert_array_equal(dx[2**20 + 7], src[3])
+    assert not dx[rows - 2].any() and not dx[0].any() and not dx[2**20 + 6].any()
     del dx

@@ -49,7 +49,7 @@ def test_1000_training_steps_do_not_grow_memory(backend_name):
             opt.step()
             return loss
 
-        for _ in range(50):          # warm up: optimizer state, caches
+        for _ in range(50):  # warm up: optimizer state, caches
             step()
         gc.collect()
         tracemalloc.start()
@@ -92,13 +92,13 @@ def test_intermediates_are_freed_after_backward_without_gc():
 
 
 def test_retain_graph_false_frees_saved_buffers_and_true_keeps_them():
-    n = 1 << 20                           # 4 MiB per float32 buffer
+    n = 1 << 20  # 4 MiB per float32 buffer
     x = cg.ones(n, requires_grad=True)
 
     def build():
         a = x * 2.0
-        b = a.exp()                       # saves its output (4 MiB)
-        c = b.sin()                       # saves its input (4 MiB)
+        b = a.exp()  # saves its output (4 MiB)
+        c = b.sin()  # saves its input (4 MiB)
         return c.sum()
 
     gc.collect()
@@ -109,7 +109,7 @@ def test_retain_graph_false_frees_saved_buffers_and_true_keeps_them():
         loss.backward(retain_graph=True)
         x.grad = None
         after_retain, _ = tracemalloc.get_traced_memory()
-        loss.backward()                   # the retained graph still works
+        loss.backward()  # the retained graph still works
         g = x.grad.numpy().copy()
         x.grad = None
         after_free, _ = tracemalloc.get_traced_memory()
@@ -153,11 +153,16 @@ def test_depth_100000_graph_without_recursion_in_bounded_memory(tmp_path):
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.abspath(cg.__file__)))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, str(script), str(depth)], capture_output=True,
-                          text=True, timeout=240, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(depth)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    want = 1.00001 ** depth                   # d/dx of x * c^depth, per element
+    want = 1.00001**depth  # d/dx of x * c^depth, per element
     np.testing.assert_allclose(r["grad"], [want, want], rtol=1e-9)
     # bounded: about 1 KB per tape entry (tensor, node, arrays); 4 KB would be a leak
     assert r["peak"] < depth * 4 * 1024, f"peak {r['peak']} bytes for {depth} tape entries"

@@ -50,7 +50,7 @@ class Net(nn.Module):
         super().__init__()
         self.scale = nn.Parameter(cg.ones(3))
         self.inner = nn.Linear(3, 2)
-        self.plain = cg.ones(2)          # a plain tensor: NOT a parameter
+        self.plain = cg.ones(2)  # a plain tensor: NOT a parameter
 
     def forward(self, x):
         return self.inner(x * self.scale)
@@ -88,7 +88,7 @@ def test_module_registers_parameters_and_submodules_in_order():
     assert params[0] is net.scale
     assert params[1] is net.inner.weight
     assert params[2] is net.inner.bias
-    for (n, p), q in zip(net.named_parameters(), net.parameters()):
+    for (_name, p), q in zip(net.named_parameters(), net.parameters()):
         assert p is q
         assert isinstance(p, nn.Parameter)
     # the plain tensor attribute is reachable but not a parameter
@@ -128,15 +128,20 @@ def test_nested_parameter_names():
         def forward(self, x):
             return self.head(self.net(x))
 
-    assert names(Outer()) == ["net.scale", "net.inner.weight", "net.inner.bias",
-                              "head.0.weight", "head.0.bias"]
+    assert names(Outer()) == [
+        "net.scale",
+        "net.inner.weight",
+        "net.inner.bias",
+        "head.0.weight",
+        "head.0.bias",
+    ]
 
 
 def test_shared_parameter_listed_once():
     lin = nn.Linear(3, 3)
     model = nn.Sequential(lin, nn.ReLU(), lin)
     params = list(model.parameters())
-    assert len(params) == 2                      # torch de-duplicates shared parameters
+    assert len(params) == 2  # torch de-duplicates shared parameters
     assert params[0] is lin.weight and params[1] is lin.bias
 
 
@@ -223,7 +228,7 @@ def test_train_eval_propagate_to_children():
     model.train(False)
     assert all(m.training is False for m in model.modules())
     model.train(True)
-    inner.eval()                                 # only the subtree
+    inner.eval()  # only the subtree
     assert model.training is True and model[0].training is True
     assert inner.training is False and drop.training is False
 
@@ -240,7 +245,7 @@ def test_state_dict_ordered_names_and_arrays():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     sd = model.state_dict()
     assert list(sd.keys()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
-    for (n, p) in model.named_parameters():
+    for n, p in model.named_parameters():
         assert isinstance(sd[n], np.ndarray)
         assert sd[n].shape == tuple(p.shape)
         assert sd[n].dtype == p.dtype
@@ -251,10 +256,10 @@ def test_state_dict_is_a_copy():
     lin = nn.Linear(3, 2)
     sd = lin.state_dict()
     before = arr(lin.weight)
-    sd["weight"][...] = 123.0                    # mutating the copy ...
-    np.testing.assert_array_equal(arr(lin.weight), before)   # ... leaves the model alone
+    sd["weight"][...] = 123.0  # mutating the copy ...
+    np.testing.assert_array_equal(arr(lin.weight), before)  # ... leaves the model alone
     sd2 = lin.state_dict()
-    set_param(lin.weight, np.zeros((2, 3)))      # mutating the model ...
+    set_param(lin.weight, np.zeros((2, 3)))  # mutating the model ...
     np.testing.assert_array_equal(sd2["weight"].astype(F64), before)  # ... leaves the copy alone
 
 
@@ -268,7 +273,7 @@ def test_load_state_dict_roundtrip_in_place():
     for p, q in zip(params_before, dst.parameters()):
         assert p is q
         assert q.requires_grad and q.is_leaf
-    for (n, p) in dst.named_parameters():
+    for n, p in dst.named_parameters():
         np.testing.assert_array_equal(arr(p), sd[n].astype(F64))
     x = cg.randn(5, 4)
     np.testing.assert_array_equal(arr(src(x)), arr(dst(x)))
@@ -320,15 +325,15 @@ def test_load_state_dict_non_strict_loads_matching_keys():
     old_last_bias = arr(model[2].bias)
     new_w = np.arange(12, dtype=np.float32).reshape(3, 4)
     sd = {"0.weight": new_w, "bogus": np.ones(5, dtype=np.float32)}
-    model.load_state_dict(sd, strict=False)     # missing and unexpected keys are fine
+    model.load_state_dict(sd, strict=False)  # missing and unexpected keys are fine
     np.testing.assert_array_equal(arr(model[0].weight), new_w.astype(F64))
     np.testing.assert_array_equal(arr(model[2].bias), old_last_bias)
 
 
 def test_load_state_dict_keeps_parameter_dtype():
-    lin = nn.Linear(2, 2)                        # float32
+    lin = nn.Linear(2, 2)  # float32
     sd = {"weight": np.array([[1.0, 2.0], [3.0, 4.0]]), "bias": np.array([0.5, -0.5])}
-    lin.load_state_dict(sd)                      # float64 arrays are cast, as torch copies
+    lin.load_state_dict(sd)  # float64 arrays are cast, as torch copies
     assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
     np.testing.assert_array_equal(arr(lin.weight), [[1.0, 2.0], [3.0, 4.0]])
 
@@ -344,7 +349,7 @@ def test_double_and_float_convert_parameters():
     for p, w in zip(model.parameters(), w32):
         assert p.dtype == np.float64
         assert p.requires_grad and p.is_leaf
-        np.testing.assert_array_equal(arr(p), w)       # float32 -> float64 is exact
+        np.testing.assert_array_equal(arr(p), w)  # float32 -> float64 is exact
     x = t64(np.random.default_rng(0).standard_normal((5, 3)))
     y = model(x)
     assert y.dtype == np.float64
@@ -430,8 +435,10 @@ def test_linear_gradcheck(backend):
     lin = nn.Linear(3, 2).double()
     x = t64(np.random.default_rng(5).standard_normal((4, 3)), requires_grad=True)
     assert cg.gradcheck(lambda x: lin(x), (x,))
-    assert cg.gradcheck(lambda x, w, b: nn.functional.linear(x, w, b),
-                        (x, t64(arr(lin.weight), True), t64(arr(lin.bias), True)))
+    assert cg.gradcheck(
+        lambda x, w, b: nn.functional.linear(x, w, b),
+        (x, t64(arr(lin.weight), True), t64(arr(lin.bias), True)),
+    )
 
 
 def test_linear_without_bias(backend):
@@ -452,10 +459,10 @@ def test_linear_default_init_bounds():
     for t, n in ((arr(lin.weight), fan_in * fan_out), (arr(lin.bias), fan_out)):
         assert t.size == n
         assert np.all(np.abs(t) <= bound * (1 + 1e-6))
-        assert np.abs(t).max() > 0.98 * bound               # fills the interval ...
-        se = bound / math.sqrt(3 * n)                        # std error of the mean
-        assert abs(t.mean()) < 5 * se                        # ... centred on 0 ...
-        np.testing.assert_allclose(t.std(), bound / math.sqrt(3), rtol=0.05)   # ... uniformly
+        assert np.abs(t).max() > 0.98 * bound  # fills the interval ...
+        se = bound / math.sqrt(3 * n)  # std error of the mean
+        assert abs(t.mean()) < 5 * se  # ... centred on 0 ...
+        np.testing.assert_allclose(t.std(), bound / math.sqrt(3), rtol=0.05)  # ... uniformly
         # uniform, not normal: a quarter of the mass in each quarter of [-b, b]
         hist, _ = np.histogram(t, bins=4, range=(-bound, bound))
         np.testing.assert_allclose(hist / n, 0.25, atol=0.05)
@@ -463,7 +470,7 @@ def test_linear_default_init_bounds():
 
 
 def test_linear_init_uses_in_features_not_out_features():
-    lin = nn.Linear(10000, 4)                  # bound 0.01, whereas 1/sqrt(out) = 0.5
+    lin = nn.Linear(10000, 4)  # bound 0.01, whereas 1/sqrt(out) = 0.5
     assert np.abs(arr(lin.weight)).max() <= 0.01 * (1 + 1e-6)
     assert np.abs(arr(lin.bias)).max() <= 0.01 * (1 + 1e-6)
 
@@ -533,7 +540,7 @@ def test_identity(backend):
 def test_flatten_default_keeps_batch_dim(backend):
     x_np = np.arange(24, dtype=F64).reshape(2, 3, 4)
     x = t64(x_np, requires_grad=True)
-    y = nn.Flatten()(x)                           # torch default start_dim=1
+    y = nn.Flatten()(x)  # torch default start_dim=1
     assert tuple(y.shape) == (2, 12)
     np.testing.assert_array_equal(arr(y), x_np.reshape(2, 12))
     g = np.arange(24, dtype=F64).reshape(2, 12) * 0.5
@@ -560,7 +567,7 @@ def test_dropout_eval_is_identity(backend):
 def test_dropout_train_zeroes_about_p_and_scales(backend):
     p = 0.3
     n = 200_000
-    x_np = np.random.default_rng(9).uniform(1.0, 2.0, n)   # no zeros in the input
+    x_np = np.random.default_rng(9).uniform(1.0, 2.0, n)  # no zeros in the input
     x = t64(x_np, requires_grad=True)
     drop = nn.Dropout(p)
     assert drop.training
@@ -623,23 +630,26 @@ def _np_softplus(x, beta, threshold):
 
 
 def _gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
-X_ACT = np.array([[-3.0, -1.5, -0.3, 0.2, 0.7, 2.5],
-                  [4.0, -0.05, 1.1, -2.2, 0.0001, -7.0]])
+X_ACT = np.array([[-3.0, -1.5, -0.3, 0.2, 0.7, 2.5], [4.0, -0.05, 1.1, -2.2, 0.0001, -7.0]])
 
 ACTIVATIONS = {
     "ReLU": (lambda: nn.ReLU(), lambda x: np.maximum(x, 0)),
     "LeakyReLU": (lambda: nn.LeakyReLU(), lambda x: np.where(x > 0, x, 0.01 * x)),
     "LeakyReLU(0.2)": (lambda: nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
-    "LeakyReLU(slope=-0.5)": (lambda: nn.LeakyReLU(negative_slope=-0.5),
-                              lambda x: np.where(x > 0, x, -0.5 * x)),
+    "LeakyReLU(slope=-0.5)": (
+        lambda: nn.LeakyReLU(negative_slope=-0.5),
+        lambda x: np.where(x > 0, x, -0.5 * x),
+    ),
     "Sigmoid": (lambda: nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
     "Tanh": (lambda: nn.Tanh(), np.tanh),
     "Softplus": (lambda: nn.Softplus(), lambda x: _np_softplus(x, 1.0, 20.0)),
-    "Softplus(beta=2,threshold=3)": (lambda: nn.Softplus(beta=2, threshold=3),
-                                     lambda x: _np_softplus(x, 2.0, 3.0)),
+    "Softplus(beta=2,threshold=3)": (
+        lambda: nn.Softplus(beta=2, threshold=3),
+        lambda x: _np_softplus(x, 2.0, 3.0),
+    ),
     "GELU": (lambda: nn.GELU(), lambda x: x * _Phi(x)),
     "GELU(tanh)": (lambda: nn.GELU(approximate="tanh"), _gelu_tanh),
     "Softmax": (lambda: nn.Softmax(), lambda x: _np_softmax(x, -1)),
@@ -679,12 +689,17 @@ def test_activation_derivatives_hand(backend):
         (nn.Sigmoid(), (1 / (1 + np.exp(-x_np))) * (1 - 1 / (1 + np.exp(-x_np)))),
         (nn.Tanh(), 1 - np.tanh(x_np) ** 2),
         (nn.Softplus(), 1 / (1 + np.exp(-x_np))),
-        (nn.Softplus(beta=3.0, threshold=1.0), np.where(3 * x_np > 1, 1.0, 1 / (1 + np.exp(-3 * x_np)))),
+        (
+            nn.Softplus(beta=3.0, threshold=1.0),
+            np.where(3 * x_np > 1, 1.0, 1 / (1 + np.exp(-3 * x_np))),
+        ),
         (nn.GELU(), _Phi(x_np) + x_np * _phi(x_np)),
     ]:
         x = t64(x_np, requires_grad=True)
         mod(x).sum().backward()
-        np.testing.assert_allclose(arr(x.grad), d, rtol=1e-10, atol=1e-12, err_msg=type(mod).__name__)
+        np.testing.assert_allclose(
+            arr(x.grad), d, rtol=1e-10, atol=1e-12, err_msg=type(mod).__name__
+        )
 
 
 def test_softmax_module_rows_sum_to_one_and_stable(backend):
@@ -692,7 +707,9 @@ def test_softmax_module_rows_sum_to_one_and_stable(backend):
     p = arr(nn.Softmax(dim=1)(z))
     assert np.all(np.isfinite(p))
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-12)
-    np.testing.assert_allclose(p[0, :2], [1 / (1 + math.exp(-1)), math.exp(-1) / (1 + math.exp(-1))], rtol=1e-12)
+    np.testing.assert_allclose(
+        p[0, :2], [1 / (1 + math.exp(-1)), math.exp(-1) / (1 + math.exp(-1))], rtol=1e-12
+    )
     lp = arr(nn.LogSoftmax(dim=1)(z))
     assert np.all(np.isfinite(lp))
     np.testing.assert_allclose(lp[0, 2], -2e4 - math.log1p(math.exp(-1)), rtol=1e-12)
@@ -719,12 +736,14 @@ def test_activation_modules_match_torch(backend):
         xc = t64(x, requires_grad=True)
         xt = torch.tensor(x, requires_grad=True)
         yc, yt = ours(xc), theirs(xt)
-        np.testing.assert_allclose(arr(yc), yt.detach().numpy(), rtol=1e-10, atol=1e-12,
-                                   err_msg=type(ours).__name__)
+        np.testing.assert_allclose(
+            arr(yc), yt.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=type(ours).__name__
+        )
         (yc * t64(w)).sum().backward()
         (yt * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(arr(xc.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12,
-                                   err_msg=type(ours).__name__)
+        np.testing.assert_allclose(
+            arr(xc.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=type(ours).__name__
+        )
 
 
 def test_linear_matches_torch(backend):
@@ -737,8 +756,8 @@ def test_linear_matches_torch(backend):
     x = np.random.default_rng(14).standard_normal((6, 5))
     yc, yt = lin(t64(x)), tl(torch.tensor(x))
     np.testing.assert_allclose(arr(yc), yt.detach().numpy(), rtol=1e-12)
-    (yc ** 2).sum().backward()
-    (yt ** 2).sum().backward()
+    (yc**2).sum().backward()
+    (yt**2).sum().backward()
     np.testing.assert_allclose(arr(lin.weight.grad), tl.weight.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(arr(lin.bias.grad), tl.bias.grad.numpy(), rtol=1e-12)
     assert [n for n, _ in tl.named_parameters()] == names(lin)
@@ -763,7 +782,7 @@ def _uniform_ok(values, lo, hi):
 
 def test_init_uniform_default_and_bounds():
     t = cg.zeros(200, 150)
-    out = init.uniform_(t)                          # torch default U(0, 1)
+    out = init.uniform_(t)  # torch default U(0, 1)
     assert out is t
     _uniform_ok(arr(t), 0.0, 1.0)
     init.uniform_(t, -3.0, 5.0)
@@ -837,7 +856,7 @@ def test_init_works_on_parameters_in_place():
     assert lin.weight is w
     assert w.is_leaf and w.requires_grad and w.grad_fn is None
     np.testing.assert_array_equal(arr(lin.bias), np.zeros(40))
-    np.testing.assert_array_equal(view.astype(F64), arr(w))      # same memory, changed in place
+    np.testing.assert_array_equal(view.astype(F64), arr(w))  # same memory, changed in place
     bound = math.sqrt(6.0 / 90)
     assert np.abs(arr(w)).max() <= bound * (1 + 1e-6)
     # still trainable afterwards
@@ -886,4 +905,4 @@ def test_parameter_from_non_leaf_is_a_leaf():
     np.testing.assert_array_equal(arr(p), [2.0, 4.0])
     (p * 3).sum().backward()
     np.testing.assert_array_equal(arr(p.grad), [3.0, 3.0])
-    assert x.grad is None                      # the Parameter is cut from x's graph
+    assert x.grad is None  # the Parameter is cut from x's graph

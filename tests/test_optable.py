@@ -48,6 +48,7 @@ def test_every_op_class_has_a_row_and_every_row_a_class():
 
 def test_every_c_unary_kernel_has_a_row():
     from cgrad import _ckernels
+
     missing = set(_ckernels.unary_ops()) - {r.name for r in optable.rows("unary")}
     assert not missing, f"C unary kernels with no row in the op table: {sorted(missing)}"
 
@@ -57,23 +58,60 @@ TANH = optable.row("tanh")
 
 BROKEN = [
     # (what is broken, the row, the check that must fail, its message)
-    ("no formula", dataclasses.replace(TANH, formula=""), oc.check_formula, "no derivative formula"),
-    ("a missing kernel", dataclasses.replace(TANH, kernels=("tanh_forward", "tanhh_backward")),
-     oc.check_kernels, "has no kernel 'tanhh_backward'"),
-    ("saves the wrong tensor", dataclasses.replace(TANH, saves=("x",)), oc.check_saves,
-     "reads 'y', the row saves"),
-    ("no module", dataclasses.replace(TANH, module="TanhX"), oc.check_surface,
-     "nn.TanhX does not exist"),
-    ("no method", dataclasses.replace(TANH, method="tanhx"), oc.check_surface,
-     "Tensor.tanhx does not exist"),
-    ("not documented", dataclasses.replace(TANH, math="y = tanh of x"), oc.check_docs,
-     "docs/api.md has no up-to-date entry"),
-    ("a new op with nothing behind it", dataclasses.replace(TANH, name="softsign"),
-     oc.check_op_class, "no op class is bound"),
-    ("a new op with no C kernel", dataclasses.replace(TANH, name="softsign"), oc.check_saves,
-     "C unary table"),
-    ("a new op with no sample call", dataclasses.replace(TANH, name="conv9d", family="special"),
-     lambda r: oc.check_forward(r, "c", np.float64), "no sample call"),
+    (
+        "no formula",
+        dataclasses.replace(TANH, formula=""),
+        oc.check_formula,
+        "no derivative formula",
+    ),
+    (
+        "a missing kernel",
+        dataclasses.replace(TANH, kernels=("tanh_forward", "tanhh_backward")),
+        oc.check_kernels,
+        "has no kernel 'tanhh_backward'",
+    ),
+    (
+        "saves the wrong tensor",
+        dataclasses.replace(TANH, saves=("x",)),
+        oc.check_saves,
+        "reads 'y', the row saves",
+    ),
+    (
+        "no module",
+        dataclasses.replace(TANH, module="TanhX"),
+        oc.check_surface,
+        "nn.TanhX does not exist",
+    ),
+    (
+        "no method",
+        dataclasses.replace(TANH, method="tanhx"),
+        oc.check_surface,
+        "Tensor.tanhx does not exist",
+    ),
+    (
+        "not documented",
+        dataclasses.replace(TANH, math="y = tanh of x"),
+        oc.check_docs,
+        "docs/api.md has no up-to-date entry",
+    ),
+    (
+        "a new op with nothing behind it",
+        dataclasses.replace(TANH, name="softsign"),
+        oc.check_op_class,
+        "no op class is bound",
+    ),
+    (
+        "a new op with no C kernel",
+        dataclasses.replace(TANH, name="softsign"),
+        oc.check_saves,
+        "C unary table",
+    ),
+    (
+        "a new op with no sample call",
+        dataclasses.replace(TANH, name="conv9d", family="special"),
+        lambda r: oc.check_forward(r, "c", np.float64),
+        "no sample call",
+    ),
 ]
 
 

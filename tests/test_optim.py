@@ -18,8 +18,6 @@ When torch is importable, the same trajectories are also compared with
 torch.optim in float64.
 """
 
-import math
-
 import numpy as np
 import pytest
 
@@ -53,12 +51,14 @@ E = _rng.uniform(0.5, 2.0, 4)
 
 def np_grads(ps):
     W, b = ps
-    return [2 * C * W + D * W ** 2 + b.sum(), 2 * E * b + W.sum()]
+    return [2 * C * W + D * W**2 + b.sum(), 2 * E * b + W.sum()]
 
 
 def make_params(dtype=cg.float64):
-    return [nn.Parameter(cg.tensor(W0.astype(dtype), dtype=dtype)),
-            nn.Parameter(cg.tensor(B0.astype(dtype), dtype=dtype))]
+    return [
+        nn.Parameter(cg.tensor(W0.astype(dtype), dtype=dtype)),
+        nn.Parameter(cg.tensor(B0.astype(dtype), dtype=dtype)),
+    ]
 
 
 def cg_loss(ps):
@@ -120,8 +120,8 @@ def ref_adam(ps, steps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                 g = g + weight_decay * ps[i]
             m[i] = b1 * m[i] + (1 - b1) * g
             v[i] = b2 * v[i] + (1 - b2) * g * g
-            m_hat = m[i] / (1 - b1 ** t)
-            v_hat = v[i] / (1 - b2 ** t)
+            m_hat = m[i] / (1 - b1**t)
+            v_hat = v[i] / (1 - b2**t)
             ps[i] = ps[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
         traj.append([p.copy() for p in ps])
     return traj
@@ -151,31 +151,51 @@ def test_reference_is_not_trivial():
 
 CASES = {
     "sgd": (lambda ps: optim.SGD(ps, lr=0.1), lambda: ref_sgd([W0, B0], STEPS, lr=0.1)),
-    "sgd_momentum": (lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
-                     lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9)),
-    "sgd_nesterov": (lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-                     lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9, nesterov=True)),
-    "sgd_weight_decay": (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.3),
-                         lambda: ref_sgd([W0, B0], STEPS, lr=0.1, weight_decay=0.3)),
-    "sgd_momentum_weight_decay": (lambda ps: optim.SGD(ps, lr=0.05, momentum=0.8, weight_decay=0.1),
-                                  lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.8, weight_decay=0.1)),
+    "sgd_momentum": (
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+        lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9),
+    ),
+    "sgd_nesterov": (
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+        lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9, nesterov=True),
+    ),
+    "sgd_weight_decay": (
+        lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.3),
+        lambda: ref_sgd([W0, B0], STEPS, lr=0.1, weight_decay=0.3),
+    ),
+    "sgd_momentum_weight_decay": (
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.8, weight_decay=0.1),
+        lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.8, weight_decay=0.1),
+    ),
     "sgd_nesterov_weight_decay": (
         lambda ps: optim.SGD(ps, lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True),
-        lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True)),
+        lambda: ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True),
+    ),
     "adam": (lambda ps: optim.Adam(ps, lr=0.05), lambda: ref_adam([W0, B0], STEPS, lr=0.05)),
     "adam_defaults": (lambda ps: optim.Adam(ps), lambda: ref_adam([W0, B0], STEPS)),
-    "adam_betas_eps": (lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-3),
-                       lambda: ref_adam([W0, B0], STEPS, lr=0.02, betas=(0.8, 0.99), eps=1e-3)),
-    "adam_weight_decay": (lambda ps: optim.Adam(ps, lr=0.05, weight_decay=0.5),
-                          lambda: ref_adam([W0, B0], STEPS, lr=0.05, weight_decay=0.5)),
-    "adamw": (lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.5),
-              lambda: ref_adam([W0, B0], STEPS, lr=0.05, weight_decay=0.5, decoupled=True)),
-    "adamw_betas": (lambda ps: optim.AdamW(ps, lr=0.03, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.2),
-                    lambda: ref_adam([W0, B0], STEPS, lr=0.03, betas=(0.5, 0.9), eps=1e-6,
-                                     weight_decay=0.2, decoupled=True)),
+    "adam_betas_eps": (
+        lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-3),
+        lambda: ref_adam([W0, B0], STEPS, lr=0.02, betas=(0.8, 0.99), eps=1e-3),
+    ),
+    "adam_weight_decay": (
+        lambda ps: optim.Adam(ps, lr=0.05, weight_decay=0.5),
+        lambda: ref_adam([W0, B0], STEPS, lr=0.05, weight_decay=0.5),
+    ),
+    "adamw": (
+        lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.5),
+        lambda: ref_adam([W0, B0], STEPS, lr=0.05, weight_decay=0.5, decoupled=True),
+    ),
+    "adamw_betas": (
+        lambda ps: optim.AdamW(ps, lr=0.03, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.2),
+        lambda: ref_adam(
+            [W0, B0], STEPS, lr=0.03, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.2, decoupled=True
+        ),
+    ),
     # torch's AdamW defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2
-    "adamw_defaults": (lambda ps: optim.AdamW(ps),
-                       lambda: ref_adam([W0, B0], STEPS, weight_decay=1e-2, decoupled=True)),
+    "adamw_defaults": (
+        lambda ps: optim.AdamW(ps),
+        lambda: ref_adam([W0, B0], STEPS, weight_decay=1e-2, decoupled=True),
+    ),
 }
 
 
@@ -183,8 +203,9 @@ def _check_traj(got, want, rtol, atol):
     assert len(got) == len(want)
     for step, (g, w) in enumerate(zip(got, want), start=1):
         for k, (gp, wp) in enumerate(zip(g, w)):
-            np.testing.assert_allclose(gp, wp, rtol=rtol, atol=atol,
-                                       err_msg=f"step {step}, param {k}")
+            np.testing.assert_allclose(
+                gp, wp, rtol=rtol, atol=atol, err_msg=f"step {step}, param {k}"
+            )
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -194,8 +215,10 @@ def test_trajectory_float64_matches_numpy_reference(case, backend):
     _check_traj(run_cg(make(ps), ps), ref(), rtol=1e-11, atol=1e-13)
 
 
-@pytest.mark.parametrize("case", ["sgd", "sgd_nesterov", "sgd_momentum_weight_decay", "adam",
-                                  "adam_weight_decay", "adamw"])
+@pytest.mark.parametrize(
+    "case",
+    ["sgd", "sgd_nesterov", "sgd_momentum_weight_decay", "adam", "adam_weight_decay", "adamw"],
+)
 def test_trajectory_float32(case, backend):
     make, ref = CASES[case]
     ps = make_params(cg.float32)
@@ -210,13 +233,19 @@ def test_sgd_dampening_if_supported(backend):
         opt = optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.5)
     except TypeError:
         pytest.skip("SGD has no dampening argument (not in API.md)")
-    _check_traj(run_cg(opt, ps), ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9, dampening=0.5),
-                rtol=1e-11, atol=1e-13)
+    _check_traj(
+        run_cg(opt, ps),
+        ref_sgd([W0, B0], STEPS, lr=0.05, momentum=0.9, dampening=0.5),
+        rtol=1e-11,
+        atol=1e-13,
+    )
 
 
 def test_sgd_lr_positional(backend):
     ps = make_params()
-    _check_traj(run_cg(optim.SGD(ps, 0.1), ps), ref_sgd([W0, B0], STEPS, lr=0.1), rtol=1e-11, atol=1e-13)
+    _check_traj(
+        run_cg(optim.SGD(ps, 0.1), ps), ref_sgd([W0, B0], STEPS, lr=0.1), rtol=1e-11, atol=1e-13
+    )
 
 
 def test_backends_agree_on_trajectories():
@@ -238,8 +267,9 @@ def _torch_case(torch, case, tps):
         "sgd_nesterov": lambda: o.SGD(tps, lr=0.05, momentum=0.9, nesterov=True),
         "sgd_weight_decay": lambda: o.SGD(tps, lr=0.1, weight_decay=0.3),
         "sgd_momentum_weight_decay": lambda: o.SGD(tps, lr=0.05, momentum=0.8, weight_decay=0.1),
-        "sgd_nesterov_weight_decay": lambda: o.SGD(tps, lr=0.05, momentum=0.7, weight_decay=0.2,
-                                                   nesterov=True),
+        "sgd_nesterov_weight_decay": lambda: o.SGD(
+            tps, lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True
+        ),
         "adam": lambda: o.Adam(tps, lr=0.05),
         "adam_defaults": lambda: o.Adam(tps),
         "adam_betas_eps": lambda: o.Adam(tps, lr=0.02, betas=(0.8, 0.99), eps=1e-3),
@@ -273,21 +303,23 @@ def test_trajectory_matches_torch(case, backend):
 # ----------------------------------------------------------------- zero_grad, step details
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.Adam(ps),
-                                  lambda ps: optim.AdamW(ps)])
+@pytest.mark.parametrize(
+    "make",
+    [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps)],
+)
 def test_optimizer_zero_grad(make, backend):
     ps = make_params()
     opt = make(ps)
     cg_loss(ps).backward()
     assert all(p.grad is not None for p in ps)
-    opt.zero_grad()                                  # default set_to_none=True
+    opt.zero_grad()  # default set_to_none=True
     assert all(p.grad is None for p in ps)
     cg_loss(ps).backward()
     opt.zero_grad(set_to_none=False)
     for p in ps:
         assert p.grad is not None
         np.testing.assert_array_equal(arr(p.grad), np.zeros(p.shape))
-    cg_loss(ps).backward()                           # starts from zero, not accumulated
+    cg_loss(ps).backward()  # starts from zero, not accumulated
     for p, g in zip(ps, np_grads([W0, B0])):
         np.testing.assert_allclose(arr(p.grad), g, rtol=1e-12)
     opt.zero_grad(set_to_none=True)
@@ -296,7 +328,7 @@ def test_optimizer_zero_grad(make, backend):
 
 def test_step_updates_in_place_without_recording(backend):
     ps = make_params()
-    views = [p.numpy() for p in ps]                 # share memory with the parameters
+    views = [p.numpy() for p in ps]  # share memory with the parameters
     ids = [id(p) for p in ps]
     opt = optim.Adam(ps, lr=0.1)
     cg_loss(ps).backward()
@@ -304,7 +336,7 @@ def test_step_updates_in_place_without_recording(backend):
     assert [id(p) for p in ps] == ids
     ref = ref_adam([W0, B0], 1, lr=0.1)[0]
     for p, v, r in zip(ps, views, ref):
-        np.testing.assert_allclose(v, r, rtol=1e-12)        # the old view sees the update
+        np.testing.assert_allclose(v, r, rtol=1e-12)  # the old view sees the update
         assert p.is_leaf and p.grad_fn is None and p.requires_grad
 
 
@@ -312,21 +344,23 @@ def test_step_updates_in_place_without_recording(backend):
 def test_step_skips_parameters_without_grad(kind, backend):
     W = nn.Parameter(cg.tensor(W0, dtype=cg.float64))
     frozen = nn.Parameter(cg.tensor(B0, dtype=cg.float64))
-    opt = {"sgd_momentum": lambda: optim.SGD([W, frozen], lr=0.1, momentum=0.9, weight_decay=0.1),
-           "adam": lambda: optim.Adam([W, frozen], lr=0.1, weight_decay=0.1),
-           "adamw": lambda: optim.AdamW([W, frozen], lr=0.1, weight_decay=0.1)}[kind]()
+    opt = {
+        "sgd_momentum": lambda: optim.SGD([W, frozen], lr=0.1, momentum=0.9, weight_decay=0.1),
+        "adam": lambda: optim.Adam([W, frozen], lr=0.1, weight_decay=0.1),
+        "adamw": lambda: optim.AdamW([W, frozen], lr=0.1, weight_decay=0.1),
+    }[kind]()
     for _ in range(3):
         opt.zero_grad()
-        (W * W).sum().backward()                    # frozen gets no gradient
+        (W * W).sum().backward()  # frozen gets no gradient
         assert frozen.grad is None
         opt.step()
-    np.testing.assert_array_equal(arr(frozen), B0)   # not even weight decay touches it
+    np.testing.assert_array_equal(arr(frozen), B0)  # not even weight decay touches it
     assert not np.allclose(arr(W), W0)
 
 
 def test_params_from_generator(backend):
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
-    opt = optim.SGD(model.parameters(), lr=0.1)       # a generator, consumed once
+    opt = optim.SGD(model.parameters(), lr=0.1)  # a generator, consumed once
     x = cg.tensor(np.random.default_rng(0).standard_normal((5, 3)), dtype=cg.float64)
     for _ in range(2):
         before = [arr(p) for p in model.parameters()]
@@ -342,8 +376,12 @@ def test_params_from_generator(backend):
 def test_params_from_list_and_tuple(backend):
     for container in (list, tuple):
         ps = make_params()
-        _check_traj(run_cg(optim.Adam(container(ps), lr=0.05), ps), ref_adam([W0, B0], STEPS, lr=0.05),
-                    rtol=1e-11, atol=1e-13)
+        _check_traj(
+            run_cg(optim.Adam(container(ps), lr=0.05), ps),
+            ref_adam([W0, B0], STEPS, lr=0.05),
+            rtol=1e-11,
+            atol=1e-13,
+        )
 
 
 def test_empty_parameter_list_raises():
@@ -361,15 +399,19 @@ def test_param_groups_per_group_lr(backend):
     opt = optim.SGD([{"params": [ps[0]], "lr": 0.2}, {"params": [ps[1]]}], lr=0.05, momentum=0.9)
     assert len(opt.param_groups) == 2
     assert opt.param_groups[0]["lr"] == 0.2 and opt.param_groups[1]["lr"] == 0.05
-    _check_traj(run_cg(opt, ps), ref_sgd([W0, B0], STEPS, lr=None, momentum=0.9, lrs=[0.2, 0.05]),
-                rtol=1e-11, atol=1e-13)
+    _check_traj(
+        run_cg(opt, ps),
+        ref_sgd([W0, B0], STEPS, lr=None, momentum=0.9, lrs=[0.2, 0.05]),
+        rtol=1e-11,
+        atol=1e-13,
+    )
 
 
 def test_changing_group_lr_affects_next_step(backend):
     ps = make_params()
     opt = optim.SGD(ps, lr=0.1)
     run_cg(opt, ps, steps=1)
-    for g in opt.param_groups:                       # the usual lr-schedule idiom
+    for g in opt.param_groups:  # the usual lr-schedule idiom
         g["lr"] = 0.01
     after1 = [arr(p) for p in ps]
     grads = np_grads(after1)
@@ -381,8 +423,9 @@ def test_changing_group_lr_affects_next_step(backend):
 # ----------------------------------------------------------------- state_dict round trip
 
 
-@pytest.mark.parametrize("case", ["sgd_momentum", "sgd_nesterov_weight_decay", "adam",
-                                  "adam_weight_decay", "adamw"])
+@pytest.mark.parametrize(
+    "case", ["sgd_momentum", "sgd_nesterov_weight_decay", "adam", "adam_weight_decay", "adamw"]
+)
 def test_optimizer_state_dict_round_trip_continues_identically(case, backend):
     make, _ = CASES[case]
     # uninterrupted: 5 steps
@@ -427,9 +470,13 @@ def test_optimizer_state_dict_records_hyperparameters():
     ps2 = make_params()
     opt2 = optim.Adam(ps2, lr=0.5)
     opt2.load_state_dict(sd)
-    assert opt2.param_groups[0]["lr"] == 0.05        # torch restores the group hyperparameters
-    _check_traj(run_cg(opt2, ps2), ref_adam([W0, B0], STEPS, lr=0.05, betas=(0.8, 0.99), eps=1e-6,
-                                            weight_decay=0.1), rtol=1e-11, atol=1e-13)
+    assert opt2.param_groups[0]["lr"] == 0.05  # torch restores the group hyperparameters
+    _check_traj(
+        run_cg(opt2, ps2),
+        ref_adam([W0, B0], STEPS, lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        rtol=1e-11,
+        atol=1e-13,
+    )
 
 
 def test_sgd_nesterov_requires_momentum():
@@ -447,9 +494,11 @@ def test_step_on_large_odd_parameter(kind, dtype, backend):
     target = rng.standard_normal(10007)
     dt = getattr(cg, dtype)
     p = nn.Parameter(cg.tensor(p0.astype(dtype), dtype=dt))
-    opt = {"sgd": lambda: optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-           "adam": lambda: optim.Adam([p], lr=0.01, weight_decay=0.01),
-           "adamw": lambda: optim.AdamW([p], lr=0.01, weight_decay=0.1)}[kind]()
+    opt = {
+        "sgd": lambda: optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        "adam": lambda: optim.Adam([p], lr=0.01, weight_decay=0.01),
+        "adamw": lambda: optim.AdamW([p], lr=0.01, weight_decay=0.1),
+    }[kind]()
     tgt = cg.tensor(target.astype(dtype), dtype=dt)
     q = p0.astype(dtype).astype(F64)
     buf = m = v = None
@@ -469,6 +518,6 @@ def test_step_on_large_odd_parameter(kind, dtype, backend):
                 g = g + 0.01 * q
             m = (1 - 0.9) * g if m is None else 0.9 * m + 0.1 * g
             v = (1 - 0.999) * g * g if v is None else 0.999 * v + 0.001 * g * g
-            q = q - 0.01 * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+            q = q - 0.01 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
         tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(arr(p), q, err_msg=f"step {step}", **tol)

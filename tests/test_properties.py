@@ -17,7 +17,6 @@ Reproducible: the "cgrad-ci" profile is derandomized (fixed examples).
 # SPDX-License-Identifier: MIT
 
 import math
-import zlib
 
 import numpy as np
 import pytest
@@ -28,21 +27,40 @@ from cgrad import _ckernels as C
 from cgrad import numpy_backend as N
 
 settings.register_profile(
-    "cgrad-ci", derandomize=True, deadline=None, max_examples=60, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "cgrad-ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=60,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 PROFILE = settings.get_profile("cgrad-ci")
 
 DTYPES = [np.float32, np.float64]
-DIMS = [0, 1, 1, 2, 3, 5, 7, 13, 31, 97, 257]     # zero, one, small and large primes
+DIMS = [0, 1, 1, 2, 3, 5, 7, 13, 31, 97, 257]  # zero, one, small and large primes
 MAX_ELEMS = 40_000
 
 
 def specials(dt):
     fi = np.finfo(dt)
-    return np.array([0.0, -0.0, fi.smallest_subnormal, -fi.smallest_subnormal,
-                     fi.tiny / 4, float(fi.max) / 8, -float(fi.max) / 8,
-                     np.nan, np.inf, -np.inf, 1e30 if dt == np.float32 else 1e300, -1.0, 1.0],
-                    dtype=dt)
+    return np.array(
+        [
+            0.0,
+            -0.0,
+            fi.smallest_subnormal,
+            -fi.smallest_subnormal,
+            fi.tiny / 4,
+            float(fi.max) / 8,
+            -float(fi.max) / 8,
+            np.nan,
+            np.inf,
+            -np.inf,
+            1e30 if dt == np.float32 else 1e300,
+            -1.0,
+            1.0,
+        ],
+        dtype=dt,
+    )
 
 
 @st.composite
@@ -57,8 +75,12 @@ def shapes(draw, min_dims=0, max_dims=4):
 @st.composite
 def cases(draw, min_dims=0, max_dims=4):
     """(shape, dtype, generator seed, fraction of special values)"""
-    return (draw(shapes(min_dims, max_dims)), draw(st.sampled_from(DTYPES)),
-            draw(st.integers(0, 2 ** 32 - 1)), draw(st.sampled_from([0.0, 0.0, 0.05, 0.3])))
+    return (
+        draw(shapes(min_dims, max_dims)),
+        draw(st.sampled_from(DTYPES)),
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.sampled_from([0.0, 0.0, 0.05, 0.3])),
+    )
 
 
 def values(rng, shape, dt, frac, lo=-4.0, hi=4.0):
@@ -76,29 +98,43 @@ def check(got, want, dt, scale=None, what=""):
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     rtol = 2e-5 if dt == np.float32 else 1e-11
     with np.errstate(all="ignore"):
-        sc = np.abs(want) if scale is None else np.broadcast_to(np.asarray(scale, np.float64),
-                                                                want.shape)
+        sc = (
+            np.abs(want)
+            if scale is None
+            else np.broadcast_to(np.asarray(scale, np.float64), want.shape)
+        )
         tol = rtol * np.abs(want) + rtol * sc + (np.finfo(dt).tiny * 4)
         ok = (got == want) | (np.isnan(got) & np.isnan(want)) | (np.abs(got - want) <= tol)
         # float32 intermediates may overflow one backend and not the other only for huge values
-        ok |= ~np.isfinite(got) & ~np.isfinite(want) & (np.sign(got) == np.sign(want)) \
-            & ~np.isnan(got) & ~np.isnan(want)
+        ok |= (
+            ~np.isfinite(got)
+            & ~np.isfinite(want)
+            & (np.sign(got) == np.sign(want))
+            & ~np.isnan(got)
+            & ~np.isnan(want)
+        )
         # a result within 1/16 of the dtype's max may round to inf in one evaluation order
         big = float(np.finfo(dt).max) / 16
         ok |= (np.abs(got) > big) & (np.abs(want) > big) & (np.sign(got) == np.sign(want))
     if not ok.all():
         idx = np.argwhere(~ok)[:5] if ok.ndim else [()]
-        raise AssertionError(f"{what}: {int((~ok).sum())}/{ok.size} differ: " + "; ".join(
-            f"{tuple(int(i) for i in ix)}: C {got[tuple(ix)]!r} numpy {want[tuple(ix)]!r}"
-            for ix in idx))
+        raise AssertionError(
+            f"{what}: {int((~ok).sum())}/{ok.size} differ: "
+            + "; ".join(
+                f"{tuple(int(i) for i in ix)}: C {got[tuple(ix)]!r} numpy {want[tuple(ix)]!r}"
+                for ix in idx
+            )
+        )
 
 
 def both(fn_name, args, out_idx):
     """Run the kernel on C and NumPy with identical copies; return both outputs."""
     res = []
     for K in (C, N):
-        a = tuple(np.array(v) if isinstance(v, np.ndarray) and i in out_idx else v
-                  for i, v in enumerate(args))
+        a = tuple(
+            np.array(v) if isinstance(v, np.ndarray) and i in out_idx else v
+            for i, v in enumerate(args)
+        )
         with np.errstate(all="ignore"):
             getattr(K, fn_name)(*a)
         res.append([a[i] for i in out_idx])
@@ -107,9 +143,23 @@ def both(fn_name, args, out_idx):
 
 # ---------------------------------------------------------------- unary
 
-UNARY = {"neg": (), "exp": (), "log": (), "sqrt": (), "abs": (), "sin": (), "cos": (),
-         "tanh": (), "sigmoid": (), "relu": (), "leaky_relu": (0.03,),
-         "softplus": (1.5, 3.0), "gelu": (False,), "gelu_t": (True,), "clamp": (-1.0, 2.5)}
+UNARY = {
+    "neg": (),
+    "exp": (),
+    "log": (),
+    "sqrt": (),
+    "abs": (),
+    "sin": (),
+    "cos": (),
+    "tanh": (),
+    "sigmoid": (),
+    "relu": (),
+    "leaky_relu": (0.03,),
+    "softplus": (1.5, 3.0),
+    "gelu": (False,),
+    "gelu_t": (True,),
+    "clamp": (-1.0, 2.5),
+}
 
 
 @pytest.mark.parametrize("op", sorted(UNARY))
@@ -120,9 +170,9 @@ def test_unary_forward_backward_match(op, c):
     rng = np.random.default_rng(seed)
     lo = 0.0 if op in ("log", "sqrt") and frac == 0 else -6.0
     x = values(rng, shape, dt, frac, lo=lo, hi=6.0)
-    if op in ("sin", "cos"):   # libm and NumPy reduce huge arguments differently
+    if op in ("sin", "cos"):  # libm and NumPy reduce huge arguments differently
         x[np.abs(x) > 1e4] = 1e4
-    if op == "gelu_t":         # see test_gelu_tanh_backward_huge_finite_inputs
+    if op == "gelu_t":  # see test_gelu_tanh_backward_huge_finite_inputs
         x[np.isfinite(x) & (np.abs(x) > 1e12)] = 1e12
     name = "gelu" if op == "gelu_t" else op
     p = UNARY[op]
@@ -141,16 +191,24 @@ def test_unary_forward_backward_match(op, c):
 
 # ---------------------------------------------------------------- binary
 
+
 @st.composite
 def binary_case(draw):
     shape = draw(shapes(0, 4))
-    dt, seed, frac = draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2 ** 32 - 1)), \
-        draw(st.sampled_from([0.0, 0.05, 0.3]))
+    dt, seed, frac = (
+        draw(st.sampled_from(DTYPES)),
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.sampled_from([0.0, 0.05, 0.3])),
+    )
     # each operand: full, broadcast (some dims 1 / missing), transposed or step-sliced
-    layouts = (draw(st.sampled_from(["full", "bcast", "T", "step", "scalar"])),
-               draw(st.sampled_from(["full", "bcast", "T", "step", "scalar"])))
-    masks = (draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape))),
-             draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape))))
+    layouts = (
+        draw(st.sampled_from(["full", "bcast", "T", "step", "scalar"])),
+        draw(st.sampled_from(["full", "bcast", "T", "step", "scalar"])),
+    )
+    masks = (
+        draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape))),
+        draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape))),
+    )
     return shape, dt, seed, frac, layouts, masks
 
 
@@ -216,6 +274,7 @@ def test_accumulate_match(c):
 
 # ---------------------------------------------------------------- reductions
 
+
 @st.composite
 def reduce_case(draw):
     c = draw(cases(1, 4))
@@ -237,15 +296,20 @@ def _group_scale(x, axes, kept_shape):
 def test_reduction_match(op, rc):
     (shape, dt, seed, frac), axes = rc
     if op == "amax" and any(shape[a] == 0 for a in axes):
-        return                                   # an error case; checked below
+        return  # an error case; checked below
     rng = np.random.default_rng(seed)
     x = values(rng, shape, dt, frac)
-    if op != "amax":        # keep sums away from float overflow (order-dependent)
+    if op != "amax":  # keep sums away from float overflow (order-dependent)
         x[np.abs(x) > 1e20] = 1e20
     kept = tuple(s for i, s in enumerate(shape) if i not in axes)
     (oc,), (on,) = both(op + "_forward", (np.empty(kept, dt), x, axes), [0])
-    check(oc, on, dt, scale=_group_scale(x, axes, kept) if op != "amax" else None,
-          what=f"{op}_forward")
+    check(
+        oc,
+        on,
+        dt,
+        scale=_group_scale(x, axes, kept) if op != "amax" else None,
+        what=f"{op}_forward",
+    )
     dx0 = values(rng, shape, dt, 0.0)
     dout = values(rng, kept, dt, 0.0)
     args = (dx0, dout, x, on, axes) if op == "amax" else (dx0, dout, axes)
@@ -280,6 +344,7 @@ def test_softmax_match(op, c, ax):
 
 # ---------------------------------------------------------------- matmul
 
+
 @st.composite
 def matmul_case(draw):
     B = draw(st.sampled_from([1, 2, 3]))
@@ -287,9 +352,21 @@ def matmul_case(draw):
     ba, bb, bo = (draw(st.sampled_from([1, B])) for _ in range(3))
     if max(ba, bb, bo) != B:
         ba = B
-    return (B, m, k, n, ba, bb, bo, draw(st.booleans()), draw(st.booleans()),
-            draw(st.booleans()), draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2 ** 32 - 1)),
-            draw(st.sampled_from([0.0, 0.0, 0.02])))
+    return (
+        B,
+        m,
+        k,
+        n,
+        ba,
+        bb,
+        bo,
+        draw(st.booleans()),
+        draw(st.booleans()),
+        draw(st.booleans()),
+        draw(st.sampled_from(DTYPES)),
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.sampled_from([0.0, 0.0, 0.02])),
+    )
 
 
 @PROFILE
@@ -301,7 +378,7 @@ def test_matmul_match_and_independent_oracle(c):
     b = values(rng, (bb, n, k) if tb else (bb, k, n), dt, frac)
     out0 = values(rng, (bo, m, n), dt, 0.0)
     if not acc:
-        out0[...] = np.nan               # overwritten: a NaN in out must never leak
+        out0[...] = np.nan  # overwritten: a NaN in out must never leak
     (oc,), (on,) = both("matmul", (out0, a, b, ta, tb, acc), [0])
     # oracle: a float64 loop over the batch
     A = np.swapaxes(a, 1, 2) if ta else a
@@ -311,7 +388,9 @@ def test_matmul_match_and_independent_oracle(c):
     with np.errstate(all="ignore"):
         for i in range(B):
             want[i % bo] += A[i % ba].astype(np.float64) @ Bm[i % bb].astype(np.float64)
-            scale[i % bo] += np.abs(A[i % ba].astype(np.float64)) @ np.abs(Bm[i % bb].astype(np.float64))
+            scale[i % bo] += np.abs(A[i % ba].astype(np.float64)) @ np.abs(
+                Bm[i % bb].astype(np.float64)
+            )
     with np.errstate(all="ignore"):
         scale = np.where(np.isfinite(scale), scale, 0) * max(k, 1)
     check(oc, on, dt, scale=scale, what="matmul C vs numpy")
@@ -320,9 +399,13 @@ def test_matmul_match_and_independent_oracle(c):
 
 
 @PROFILE
-@given(r=st.sampled_from([1, 2, 7, 31]), d=st.sampled_from([0, 1, 5, 97]),
-       n=st.sampled_from([0, 1, 13, 200]), dt=st.sampled_from(DTYPES),
-       seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    r=st.sampled_from([1, 2, 7, 31]),
+    d=st.sampled_from([0, 1, 5, 97]),
+    n=st.sampled_from([0, 1, 13, 200]),
+    dt=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_index_add_match_and_oracle(r, d, n, dt, seed):
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, r, n)
@@ -337,26 +420,48 @@ def test_index_add_match_and_oracle(r, d, n, dt, seed):
 
 # ---------------------------------------------------------------- nn kernels
 
+
 @PROFILE
-@given(nn_=st.sampled_from([0, 1, 7, 64]), i=st.sampled_from([0, 1, 13, 97]),
-       o=st.sampled_from([1, 5, 31]), act=st.integers(0, 3), bias=st.booleans(),
-       dt=st.sampled_from(DTYPES), seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    nn_=st.sampled_from([0, 1, 7, 64]),
+    i=st.sampled_from([0, 1, 13, 97]),
+    o=st.sampled_from([1, 5, 31]),
+    act=st.integers(0, 3),
+    bias=st.booleans(),
+    dt=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_linear_match(nn_, i, o, act, bias, dt, seed):
     rng = np.random.default_rng(seed)
     x, w = values(rng, (nn_, i), dt, 0.02), values(rng, (o, i), dt, 0.0)
-    if act == 3:     # huge pre-activations: see test_gelu_tanh_backward_huge_finite_inputs
+    if act == 3:  # huge pre-activations: see test_gelu_tanh_backward_huge_finite_inputs
         x[np.isfinite(x) & (np.abs(x) > 1e6)] = 1e6
     b = values(rng, (o,), dt, 0.0) if bias else None
-    (yc, zc), (yn, zn) = both("linear_forward", (np.empty((nn_, o), dt), np.empty((nn_, o), dt),
-                                                  x, w, b, act), [0, 1])
+    (yc, zc), (yn, zn) = both(
+        "linear_forward", (np.empty((nn_, o), dt), np.empty((nn_, o), dt), x, w, b, act), [0, 1]
+    )
     with np.errstate(all="ignore"):
-        sc = (np.abs(np.nan_to_num(x.astype(np.float64), posinf=0, neginf=0)) @ np.abs(w.T) + 1) \
-            * max(i, 1)
+        sc = (
+            np.abs(np.nan_to_num(x.astype(np.float64), posinf=0, neginf=0)) @ np.abs(w.T) + 1
+        ) * max(i, 1)
     check(yc, yn, dt, scale=sc, what="linear_forward y")
     dy = values(rng, (nn_, o), dt, 0.0)
-    outs = both("linear_backward", (values(rng, (nn_, i), dt, 0), values(rng, (o, i), dt, 0),
-                                    values(rng, (o,), dt, 0) if bias else None, dy, x, w, zn,
-                                    yn, act, np.empty((nn_, o), dt) if act else None), [0, 1])
+    outs = both(
+        "linear_backward",
+        (
+            values(rng, (nn_, i), dt, 0),
+            values(rng, (o, i), dt, 0),
+            values(rng, (o,), dt, 0) if bias else None,
+            dy,
+            x,
+            w,
+            zn,
+            yn,
+            act,
+            np.empty((nn_, o), dt) if act else None,
+        ),
+        [0, 1],
+    )
     for g1, g2, what in zip(outs[0], outs[1], ("dx", "dw")):
         with np.errstate(all="ignore"):
             sc = (np.abs(g2.astype(np.float64)) + 1) * (max(nn_, o, 1) * 8)
@@ -365,25 +470,35 @@ def test_linear_match(nn_, i, o, act, bias, dt, seed):
 
 @pytest.mark.parametrize("kind", ["class", "prob", "nll"])
 @PROFILE
-@given(n=st.sampled_from([0, 1, 7, 97]), c=st.sampled_from([1, 2, 13, 257]),
-       dt=st.sampled_from(DTYPES), seed=st.integers(0, 2 ** 32 - 1),
-       frac=st.sampled_from([0.0, 0.05]))
+@given(
+    n=st.sampled_from([0, 1, 7, 97]),
+    c=st.sampled_from([1, 2, 13, 257]),
+    dt=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
+    frac=st.sampled_from([0.0, 0.05]),
+)
 def test_class_losses_match(kind, n, c, dt, seed, frac):
     rng = np.random.default_rng(seed)
     lg = values(rng, (n, c), dt, frac, lo=-20, hi=20)
     t = rng.integers(0, c, n)
     t[rng.random(n) < 0.2] = -100
     if kind == "class":
-        (lc, pc), (ln, pn) = both("cross_entropy_forward",
-                                  (np.empty(n, dt), np.empty((n, c), dt), lg, t, -100), [0, 1])
-        bwd = ("cross_entropy_backward", (values(rng, (n, c), dt, 0), values(rng, n, dt, 0),
-                                          pn, t, -100))
+        (lc, pc), (ln, pn) = both(
+            "cross_entropy_forward", (np.empty(n, dt), np.empty((n, c), dt), lg, t, -100), [0, 1]
+        )
+        bwd = (
+            "cross_entropy_backward",
+            (values(rng, (n, c), dt, 0), values(rng, n, dt, 0), pn, t, -100),
+        )
     elif kind == "prob":
         tp = rng.dirichlet(np.ones(c), n).astype(dt) if n else np.empty((0, c), dt)
-        (lc, pc), (ln, pn) = both("cross_entropy_prob_forward",
-                                  (np.empty(n, dt), np.empty((n, c), dt), lg, tp), [0, 1])
-        bwd = ("cross_entropy_prob_backward", (values(rng, (n, c), dt, 0),
-                                               values(rng, n, dt, 0), pn, tp))
+        (lc, pc), (ln, pn) = both(
+            "cross_entropy_prob_forward", (np.empty(n, dt), np.empty((n, c), dt), lg, tp), [0, 1]
+        )
+        bwd = (
+            "cross_entropy_prob_backward",
+            (values(rng, (n, c), dt, 0), values(rng, n, dt, 0), pn, tp),
+        )
     else:
         (lc,), (ln,) = both("nll_forward", (np.empty(n, dt), lg, t, -100), [0])
         pc = pn = np.zeros(0)
@@ -410,14 +525,18 @@ def test_elementwise_losses_match(loss, c, red):
     oshape = shape if red == 0 else ()
     (oc,), (on,) = both(loss + "_forward", (np.empty(oshape, dt), x, t, red), [0])
     with np.errstate(all="ignore"):
-        sc = np.abs(on) + (np.sum(np.abs(np.nan_to_num(x.astype(np.float64) - t,
-                                                       posinf=0, neginf=0)) ** 2) + 100
-                           if red else 1)
+        sc = np.abs(on) + (
+            np.sum(np.abs(np.nan_to_num(x.astype(np.float64) - t, posinf=0, neginf=0)) ** 2) + 100
+            if red
+            else 1
+        )
     check(oc, on, dt, scale=sc, what=f"{loss}_forward")
     dout = values(rng, oshape, dt, 0.0)
-    (dxc, dtc), (dxn, dtn) = both(loss + "_backward", (values(rng, shape, dt, 0),
-                                                      values(rng, shape, dt, 0), dout, x, t, red),
-                                  [0, 1])
+    (dxc, dtc), (dxn, dtn) = both(
+        loss + "_backward",
+        (values(rng, shape, dt, 0), values(rng, shape, dt, 0), dout, x, t, red),
+        [0, 1],
+    )
     check(dxc, dxn, dt, scale=np.abs(dxn) + 10, what=f"{loss}_backward dx")
     check(dtc, dtn, dt, scale=np.abs(dtn) + 10, what=f"{loss}_backward dt")
 
@@ -435,29 +554,42 @@ def test_dropout_match(c, p):
 
 
 @PROFILE
-@given(c=cases(), mom=st.sampled_from([0.0, 0.9]), nest=st.booleans(), first=st.booleans(),
-       wd=st.sampled_from([0.0, 0.01]))
+@given(
+    c=cases(),
+    mom=st.sampled_from([0.0, 0.9]),
+    nest=st.booleans(),
+    first=st.booleans(),
+    wd=st.sampled_from([0.0, 0.01]),
+)
 def test_sgd_step_match(c, mom, nest, first, wd):
     shape, dt, seed, frac = c
     rng = np.random.default_rng(seed)
     p, g, buf = values(rng, shape, dt, 0), values(rng, shape, dt, frac), values(rng, shape, dt, 0)
     nest = nest and mom > 0
-    (p1, b1), (p2, b2) = both("sgd_step", (p, g, buf if mom else None, 0.1, mom, 0.0, wd, nest,
-                                           first), [0, 2] if mom else [0, 0])
+    (p1, b1), (p2, b2) = both(
+        "sgd_step",
+        (p, g, buf if mom else None, 0.1, mom, 0.0, wd, nest, first),
+        [0, 2] if mom else [0, 0],
+    )
     check(p1, p2, dt, scale=np.abs(p2) + 1, what="sgd p")
     check(b1, b2, dt, scale=np.abs(b2) + 1, what="sgd buf")
 
 
 @PROFILE
-@given(c=cases(), step=st.sampled_from([1, 2, 10, 1000]), dec=st.booleans(),
-       wd=st.sampled_from([0.0, 0.01]))
+@given(
+    c=cases(),
+    step=st.sampled_from([1, 2, 10, 1000]),
+    dec=st.booleans(),
+    wd=st.sampled_from([0.0, 0.01]),
+)
 def test_adam_step_match(c, step, dec, wd):
     shape, dt, seed, frac = c
     rng = np.random.default_rng(seed)
     p, g = values(rng, shape, dt, 0), values(rng, shape, dt, frac)
     m, v = values(rng, shape, dt, 0), values(rng, shape, dt, 0, lo=0.0)
-    (p1, m1, v1), (p2, m2, v2) = both("adam_step", (p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd,
-                                                    step, dec), [0, 2, 3])
+    (p1, m1, v1), (p2, m2, v2) = both(
+        "adam_step", (p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, wd, step, dec), [0, 2, 3]
+    )
     for a, b, w in ((p1, p2, "p"), (m1, m2, "m"), (v1, v2, "v")):
         check(a, b, dt, scale=np.abs(b) + 1e-3, what=f"adam {w}")
 
@@ -468,27 +600,38 @@ def test_adam_step_match(c, step, dec, wd):
 
 INF, NAN = math.inf, math.nan
 X = [NAN, INF, -INF, 0.0, -0.0, -1.0]
-UNARY_SPECIAL = {                      # op: (params, forward values at X, derivative at X)
-    "neg":     ((), [NAN, -INF, INF, -0.0, 0.0, 1.0], [-1, -1, -1, -1, -1, -1]),
-    "exp":     ((), [NAN, INF, 0.0, 1.0, 1.0, math.exp(-1)], [NAN, INF, 0.0, 1, 1, math.exp(-1)]),
-    "log":     ((), [NAN, INF, NAN, -INF, -INF, NAN], [NAN, 0.0, -0.0, INF, -INF, -1.0]),
-    "sqrt":    ((), [NAN, INF, NAN, 0.0, -0.0, NAN], [NAN, 0.0, NAN, INF, -INF, NAN]),
-    "abs":     ((), [NAN, INF, INF, 0.0, 0.0, 1.0], [0.0, 1, -1, 0, 0, -1]),
-    "tanh":    ((), [NAN, 1.0, -1.0, 0.0, -0.0, math.tanh(-1)],
-                [NAN, 0.0, 0.0, 1.0, 1.0, 1 - math.tanh(-1) ** 2]),
-    "sigmoid": ((), [NAN, 1.0, 0.0, 0.5, 0.5, 1 / (1 + math.e)],
-                [NAN, 0.0, 0.0, 0.25, 0.25, math.e / (1 + math.e) ** 2]),
-    "relu":    ((), [NAN, INF, 0.0, 0.0, 0.0, 0.0], [0.0, 1, 0, 0, 0, 0]),
+UNARY_SPECIAL = {  # op: (params, forward values at X, derivative at X)
+    "neg": ((), [NAN, -INF, INF, -0.0, 0.0, 1.0], [-1, -1, -1, -1, -1, -1]),
+    "exp": ((), [NAN, INF, 0.0, 1.0, 1.0, math.exp(-1)], [NAN, INF, 0.0, 1, 1, math.exp(-1)]),
+    "log": ((), [NAN, INF, NAN, -INF, -INF, NAN], [NAN, 0.0, -0.0, INF, -INF, -1.0]),
+    "sqrt": ((), [NAN, INF, NAN, 0.0, -0.0, NAN], [NAN, 0.0, NAN, INF, -INF, NAN]),
+    "abs": ((), [NAN, INF, INF, 0.0, 0.0, 1.0], [0.0, 1, -1, 0, 0, -1]),
+    "tanh": (
+        (),
+        [NAN, 1.0, -1.0, 0.0, -0.0, math.tanh(-1)],
+        [NAN, 0.0, 0.0, 1.0, 1.0, 1 - math.tanh(-1) ** 2],
+    ),
+    "sigmoid": (
+        (),
+        [NAN, 1.0, 0.0, 0.5, 0.5, 1 / (1 + math.e)],
+        [NAN, 0.0, 0.0, 0.25, 0.25, math.e / (1 + math.e) ** 2],
+    ),
+    "relu": ((), [NAN, INF, 0.0, 0.0, 0.0, 0.0], [0.0, 1, 0, 0, 0, 0]),
     "leaky_relu": ((0.5,), [NAN, INF, -INF, 0.0, -0.0, -0.5], [0.5, 1, 0.5, 0.5, 0.5, 0.5]),
-    "softplus": ((1.0, 20.0), [NAN, INF, 0.0, math.log(2), math.log(2), math.log1p(math.exp(-1))],
-                 [NAN, 1.0, 0.0, 0.5, 0.5, 1 / (1 + math.e)]),
-    "clamp":   ((-0.5, 0.5), [NAN, 0.5, -0.5, 0.0, -0.0, -0.5], [0.0, 0, 0, 1, 1, 0]),
-    "sin":     ((), [NAN, NAN, NAN, 0.0, -0.0, math.sin(-1)], [NAN, NAN, NAN, 1, 1, math.cos(-1)]),
-    "cos":     ((), [NAN, NAN, NAN, 1.0, 1.0, math.cos(-1)], [NAN, NAN, NAN, -0.0, 0.0,
-                                                              math.sin(1)]),
+    "softplus": (
+        (1.0, 20.0),
+        [NAN, INF, 0.0, math.log(2), math.log(2), math.log1p(math.exp(-1))],
+        [NAN, 1.0, 0.0, 0.5, 0.5, 1 / (1 + math.e)],
+    ),
+    "clamp": ((-0.5, 0.5), [NAN, 0.5, -0.5, 0.0, -0.0, -0.5], [0.0, 0, 0, 1, 1, 0]),
+    "sin": ((), [NAN, NAN, NAN, 0.0, -0.0, math.sin(-1)], [NAN, NAN, NAN, 1, 1, math.cos(-1)]),
+    "cos": ((), [NAN, NAN, NAN, 1.0, 1.0, math.cos(-1)], [NAN, NAN, NAN, -0.0, 0.0, math.sin(1)]),
     # torch: gelu(-inf) = -inf * 0 = NaN; gelu'(+-inf) = Phi + x * phi = ... + inf * 0 = NaN
-    "gelu":    ((False,), [NAN, INF, NAN, 0.0, -0.0, -0.15865525393145707],
-                [NAN, NAN, NAN, 0.5, 0.5, -0.08331547058768732]),
+    "gelu": (
+        (False,),
+        [NAN, INF, NAN, 0.0, -0.0, -0.15865525393145707],
+        [NAN, NAN, NAN, 0.5, 0.5, -0.08331547058768732],
+    ),
 }
 
 
@@ -511,18 +654,32 @@ def test_unary_nan_inf_contract(K, dt, op):
             elif math.isinf(want) or want == 0:
                 assert got == want, f"{op} {what} at {xv}: {got}, expected {want}"
             else:
-                assert abs(got - want) <= tol * max(1, abs(want)), \
+                assert abs(got - want) <= tol * max(1, abs(want)), (
                     f"{op} {what} at {xv}: {got}, expected {want}"
+                )
 
 
-BINARY_SPECIAL = [   # (op, a, b, a op b): IEEE, and torch's pow
-    ("add", INF, -INF, NAN), ("add", NAN, 1.0, NAN), ("add", -0.0, -0.0, -0.0),
-    ("sub", INF, INF, NAN), ("mul", 0.0, INF, NAN), ("mul", -0.0, 3.0, -0.0),
-    ("div", 1.0, 0.0, INF), ("div", 1.0, -0.0, -INF), ("div", 0.0, 0.0, NAN),
-    ("div", INF, INF, NAN), ("div", 1.0, INF, 0.0),
-    ("pow", 0.0, 0.0, 1.0), ("pow", NAN, 0.0, 1.0), ("pow", 1.0, NAN, 1.0),
-    ("pow", -1.0, 0.5, NAN), ("pow", 0.0, -1.0, INF), ("pow", -8.0, 1 / 3, NAN),
-    ("pow", INF, -1.0, 0.0), ("pow", 2.0, INF, INF), ("pow", 0.5, INF, 0.0),
+BINARY_SPECIAL = [  # (op, a, b, a op b): IEEE, and torch's pow
+    ("add", INF, -INF, NAN),
+    ("add", NAN, 1.0, NAN),
+    ("add", -0.0, -0.0, -0.0),
+    ("sub", INF, INF, NAN),
+    ("mul", 0.0, INF, NAN),
+    ("mul", -0.0, 3.0, -0.0),
+    ("div", 1.0, 0.0, INF),
+    ("div", 1.0, -0.0, -INF),
+    ("div", 0.0, 0.0, NAN),
+    ("div", INF, INF, NAN),
+    ("div", 1.0, INF, 0.0),
+    ("pow", 0.0, 0.0, 1.0),
+    ("pow", NAN, 0.0, 1.0),
+    ("pow", 1.0, NAN, 1.0),
+    ("pow", -1.0, 0.5, NAN),
+    ("pow", 0.0, -1.0, INF),
+    ("pow", -8.0, 1 / 3, NAN),
+    ("pow", INF, -1.0, 0.0),
+    ("pow", 2.0, INF, INF),
+    ("pow", 0.5, INF, 0.0),
 ]
 
 
@@ -537,8 +694,9 @@ def test_binary_nan_inf_contract(K, dt):
         if math.isnan(want):
             assert math.isnan(got), f"{op}({a}, {b}) = {got}, expected NaN"
         else:
-            assert got == want and math.copysign(1, got) == math.copysign(1, want), \
+            assert got == want and math.copysign(1, got) == math.copysign(1, want), (
                 f"{op}({a}, {b}) = {got}, expected {want}"
+            )
 
 
 @pytest.mark.parametrize("K", [C, N], ids=["c", "numpy"])
@@ -554,7 +712,7 @@ def test_pow_backward_zero_base_rule(K, dt):
         K.pow_backward(da, db, np.ones(4, dt), a, b, out)
     assert list(db[:3]) == [0.0, 0.0, 0.0]
     assert abs(db[3] - 8 * math.log(2)) < 1e-5 * 8
-    assert list(da) == [0.0, 0.0, INF, 12.0]        # b * a**(b-1); 0.5 * 0**-0.5 = inf
+    assert list(da) == [0.0, 0.0, INF, 12.0]  # b * a**(b-1); 0.5 * 0**-0.5 = inf
 
 
 @pytest.mark.parametrize("K", [C, N], ids=["c", "numpy"])
@@ -575,19 +733,19 @@ def test_reduction_and_softmax_nan_inf_contract(K, dt):
     nan = math.isnan
     assert nan(s[0]) and nan(s[1]) and s[2] == INF and s[3] == -INF
     assert nan(m[0]) and nan(m[1]) and m[2] == INF and m[3] == -INF
-    assert nan(mx[0]) and mx[1] == INF and mx[2] == INF and mx[3] == -INF   # NaN propagates
+    assert nan(mx[0]) and mx[1] == INF and mx[2] == INF and mx[3] == -INF  # NaN propagates
     assert all(nan(v) for v in sm[0]) and all(nan(v) for v in ls[0])
-    assert list(sm[1]) == [1.0, 0.0, 0.0] or nan(sm[1][0])   # torch: exp(inf - inf) = nan
+    assert list(sm[1]) == [1.0, 0.0, 0.0] or nan(sm[1][0])  # torch: exp(inf - inf) = nan
     assert nan(sm[1][0]) and nan(sm[2][0]) and nan(sm[2][1])
-    assert all(nan(v) for v in sm[3]) and all(nan(v) for v in ls[3])    # all -inf row: NaN
-    assert all(nan(v) for v in e)                                      # empty mean: NaN
+    assert all(nan(v) for v in sm[3]) and all(nan(v) for v in ls[3])  # all -inf row: NaN
+    assert all(nan(v) for v in e)  # empty mean: NaN
 
 
 @pytest.mark.parametrize("K", [C, N], ids=["c", "numpy"])
 @pytest.mark.parametrize("dt", DTYPES, ids=["f32", "f64"])
 def test_matmul_nan_inf_contract(K, dt):
-    a = np.array([[[1.0, 0.0], [NAN, 1.0], [INF, 1.0]]], dt)    # (1, 3, 2)
-    b = np.array([[[1.0], [0.0]]], dt)                             # (1, 2, 1)
+    a = np.array([[[1.0, 0.0], [NAN, 1.0], [INF, 1.0]]], dt)  # (1, 3, 2)
+    b = np.array([[[1.0], [0.0]]], dt)  # (1, 2, 1)
     b2 = np.array([[[0.0], [1.0]]], dt)
     out = np.full((1, 3, 1), 7.0, dt)
     with np.errstate(all="ignore"):

@@ -69,7 +69,9 @@ def grad_of(t):
 
 
 def close(actual, expected, **tol):
-    np.testing.assert_allclose(np.asarray(actual, dtype=F64), np.asarray(expected, dtype=F64), **(tol or EXACT))
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=F64), np.asarray(expected, dtype=F64), **(tol or EXACT)
+    )
 
 
 def sgd_step(params, lr):
@@ -113,7 +115,7 @@ def torch_grads(f, values):
     leaves = [_torch.tensor(np.asarray(v, dtype=F64), requires_grad=True) for v in values]
     out = f(*leaves)
     out.backward()
-    return float(out.detach()), [l.grad.numpy() for l in leaves]
+    return float(out.detach()), [leaf.grad.numpy() for leaf in leaves]
 
 
 # ======================================================================
@@ -164,6 +166,7 @@ def test_seed000_skip_connection_forward_backward_sgd(backend):
 
     # torch cross-check
     if _torch is not None:
+
         def tf(w0_, w1_, w2_, ws_):
             h0_ = (w0_ * x).relu()
             return (y - (ws_ * h0_ + w2_ * (w1_ * h0_).relu())).abs()
@@ -175,9 +178,9 @@ def test_seed000_skip_connection_forward_backward_sgd(backend):
     # one SGD step, lr = 1: w - 1 * grad
     sgd_step([w0, w1, w2, ws], s["lr"])
     close(arr(w0), -0.25)  # seed: 1.25 (moved uphill)
-    close(arr(w1), 0.25)   # seed: 0.75
-    close(arr(w2), 0.25)   # seed: 0.75
-    close(arr(ws), 0.0)    # seed: 1.00
+    close(arr(w1), 0.25)  # seed: 0.75
+    close(arr(w2), 0.25)  # seed: 0.75
+    close(arr(ws), 0.0)  # seed: 1.00
     assert w0.is_leaf and w0.requires_grad
 
     # the correct step lowers the loss 3.375 -> 3.0; the seed's weights raise it to 4.953125
@@ -286,14 +289,29 @@ def _chain_cg(kind, y):
         # (2b) y_hat = sigmoid(w3 s2), cross-entropy, y = 1: dL/dy_hat = -1/y_hat
         #      dL/dw3 = -(1 - y_hat) s2 ; dL/dw2 = -(1 - y_hat) w3 s2(1-s2) s1 ;
         #      dL/dw1 = -(1 - y_hat) w3 s2(1-s2) w2 s1(1-s1) x      (times x, not w1)
-        ("bce", 1.0, SIG3, -1.6849321209899988,
-         (0.0013636421727137619, -0.04271133421161386, -0.1972252139158279)),
+        (
+            "bce",
+            1.0,
+            SIG3,
+            -1.6849321209899988,
+            (0.0013636421727137619, -0.04271133421161386, -0.1972252139158279),
+        ),
         # regression, y_hat = w3 s2, L = (y - y_hat)^2, y = 1: dL/dy_hat = -2 (1 - y_hat)
-        ("l2", 1.0, 0.78 * S2, -1.2431289218495025,
-         (0.004170148019761289, -0.13061533982149084, -0.6031335431796785)),
+        (
+            "l2",
+            1.0,
+            0.78 * S2,
+            -1.2431289218495025,
+            (0.004170148019761289, -0.13061533982149084, -0.6031335431796785),
+        ),
         # (2c) same, y = 128: every gradient is (128 - y_hat)/(1 - y_hat) = 205.32x larger
-        ("l2", 128.0, 0.78 * S2, -255.2431289218495,
-         (0.8562278697912766, -26.818351206588748, -123.83727062665811)),
+        (
+            "l2",
+            128.0,
+            0.78 * S2,
+            -255.2431289218495,
+            (0.8562278697912766, -26.818351206588748, -123.83727062665811),
+        ),
     ],
 )
 def test_seed001_sigmoid_chain(backend, kind, y, y_hat, dl_dyhat, grads):
@@ -306,6 +324,7 @@ def test_seed001_sigmoid_chain(backend, kind, y, y_hat, dl_dyhat, grads):
     close(got, grads)
     close(got, fd_grads(_chain_np(kind, y), [W1_, W2_, W3_]), **FD)
     if _torch is not None:
+
         def tf(w1, w2, w3):
             s2_ = _torch.sigmoid(w2 * _torch.sigmoid(w1 * X_))
             if kind == "bce":
@@ -384,7 +403,8 @@ def test_seed002_relu5_regression_mse(backend, reduction):
     reduction 'sum') and torch's MSELoss mean (divides by k = 2)."""
     y = np.array([2.0, -3.0])
     (z1, z2, z3, y_hat), (W1, b1, W2, b2) = _net002_cg(lambda z: 5 * z.relu(), lambda z: z)
-    # by hand: z1 = [0.5+1+0.1, 1-2+0.2, 0.25+1-0.25] = [1.6, -0.8, 1.0]; z2 = 5 relu(z1) = [8, 0, 5]
+    # by hand: z1 = [0.5+1+0.1, 1-2+0.2, 0.25+1-0.25] = [1.6, -0.8, 1.0];
+    # z2 = 5 relu(z1) = [8, 0, 5]
     # z3 = [0.8 + 1.5 + 0.5, -3.2 + 1.0 - 1] = [2.8, -3.2]
     close(arr(z1), [1.6, -0.8, 1.0])
     close(arr(z2), [8.0, 0.0, 5.0])
@@ -404,7 +424,9 @@ def test_seed002_relu5_regression_mse(backend, reduction):
     close(grad_of(b1), k * np.array([1.6, 0.0, 2.0]))
 
     red = np.sum if reduction == "sum" else np.mean
-    fd = fd_grads(_net002_np(lambda z: 5 * np_relu(z), lambda z: z, lambda p: float(red((p - y) ** 2))), P002)
+    fd = fd_grads(
+        _net002_np(lambda z: 5 * np_relu(z), lambda z: z, lambda p: float(red((p - y) ** 2))), P002
+    )
     for t, e in zip((W1, b1, W2, b2), fd):
         close(grad_of(t), e, **FD)
 
@@ -424,7 +446,8 @@ def test_seed002_jacobian_dz3_dz2_is_W2(backend):
     close(J, W2_002)
     if _torch is not None:
         tj = _torch.autograd.functional.jacobian(
-            lambda v: _tt(W2_002) @ v + _tt(B2_002), _tt([8.0, 0.0, 5.0]))
+            lambda v: _tt(W2_002) @ v + _tt(B2_002), _tt([8.0, 0.0, 5.0])
+        )
         close(J, tj.numpy())
 
 
@@ -442,11 +465,16 @@ def test_seed002_tanh_sigmoid_mse(backend):
     close(grad_of(z3), 2 * (yh - y) * yh * (1 - yh))
     close(grad_of(z3), [-0.111721955620, 0.050697711577], rtol=1e-10, atol=1e-12)
     expected = {
-        "W1": [[-0.004734269238, 0.009468538476], [0.026663156152, -0.053326312305],
-               [-0.009817758818, 0.019635517637]],
+        "W1": [
+            [-0.004734269238, 0.009468538476],
+            [0.026663156152, -0.053326312305],
+            [-0.009817758818, 0.019635517637],
+        ],
         "b1": [-0.004734269238, 0.026663156152, -0.009817758818],
-        "W2": [[-0.102970613332, 0.074187486578, -0.085086788492],
-               [0.046726486541, -0.033665144656, 0.038611080857]],
+        "W2": [
+            [-0.102970613332, 0.074187486578, -0.085086788492],
+            [0.046726486541, -0.033665144656, 0.038611080857],
+        ],
         "b2": [-0.111721955620, 0.050697711577],
     }
     for t, name in zip(params, ("W1", "b1", "W2", "b2")):
@@ -474,11 +502,16 @@ def test_seed002_bce_gradient(backend):
     seed_eq60 = (1 / K) * (-y / yh) + (1 - y) / (1 - yh)
     assert not np.allclose(seed_eq60, correct)  # 1.2126 vs 0.6063 for the y = 0 output
     close(grad_of(z3), (yh - y) / K)
-    fd = fd_grads(_net002_np(np.tanh, np_sigmoid,
-                             lambda p: float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())), P002)
+    fd = fd_grads(
+        _net002_np(
+            np.tanh, np_sigmoid, lambda p: float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+        ),
+        P002,
+    )
     for t, e in zip(params, fd):
         close(grad_of(t), e, **FD)
     if _torch is not None:
+
         def tf(W1, b1, W2, b2):
             p = _torch.sigmoid(W2 @ _torch.tanh(W1 @ _tt(X002) + b1) + b2)
             return _torch.nn.functional.binary_cross_entropy(p, _tt(y))
@@ -508,7 +541,9 @@ def test_seed002_graph_fanout(backend, x, y, z, a, b, w, grads):
     close([ta.item(), tb.item(), tw.item()], [a, b, w])
     tw.backward()
     close([grad_of(tx), grad_of(ty), grad_of(tz)], grads)
-    fd = fd_grads(lambda x_, y_, z_: float((x_ * y_ + z_) * ((x_ + x_) * (x_ * y_ + z_))), [x, y, z])
+    fd = fd_grads(
+        lambda x_, y_, z_: float((x_ * y_ + z_) * ((x_ + x_) * (x_ * y_ + z_))), [x, y, z]
+    )
     close([grad_of(tx), grad_of(ty), grad_of(tz)], fd, **FD)
 
 
@@ -524,9 +559,15 @@ ACT_PTS = [-2.0, -0.5, 0.0, 0.5, 2.0]
         # softplus' = sigmoid(x)
         ("softplus", lambda t: t.softplus(), list(np_sigmoid(np.array(ACT_PTS)))),
         # gelu' = Phi(x) + x phi(x)
-        ("gelu", lambda t: t.gelu(),
-         [0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
-          for v in ACT_PTS]),
+        (
+            "gelu",
+            lambda t: t.gelu(),
+            [
+                0.5 * (1 + math.erf(v / math.sqrt(2)))
+                + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+                for v in ACT_PTS
+            ],
+        ),
     ],
 )
 def test_seed002_activation_derivatives(backend, name, fn, expected):
@@ -548,15 +589,33 @@ def test_seed002_gelu_derivative_torch_values(backend):
 # The seed gives no numbers; these are ours.
 # ======================================================================
 
-NAMES13 = ["phi0", "phi1", "phi2", "psi01", "psi11", "psi21", "psi02", "psi12", "psi22",
-           "theta01", "theta11", "theta02", "theta12"]
+NAMES13 = [
+    "phi0",
+    "phi1",
+    "phi2",
+    "psi01",
+    "psi11",
+    "psi21",
+    "psi02",
+    "psi12",
+    "psi22",
+    "theta01",
+    "theta11",
+    "theta02",
+    "theta12",
+]
 VALS13 = dict(zip(NAMES13, [0.1, 2.0, -1.0, 0.2, 1.5, 0.7, -0.3, 0.5, -2.0, -0.5, 1.0, 0.5, -1.0]))
 
 
 def _direct_derivs13(p, x):
     """dy/d(parameter), differentiated directly (no backprop), I = 1[. > 0]."""
-    relu = lambda v: max(v, 0.0)
-    ind = lambda v: 1.0 if v > 0 else 0.0
+
+    def relu(v):
+        return max(v, 0.0)
+
+    def ind(v):
+        return 1.0 if v > 0 else 0.0
+
     pre1, pre2 = p["theta01"] + p["theta11"] * x, p["theta02"] + p["theta12"] * x
     h1, h2 = relu(pre1), relu(pre2)
     u1 = p["psi01"] + p["psi11"] * h1 + p["psi21"] * h2
@@ -565,10 +624,19 @@ def _direct_derivs13(p, x):
     d1 = (g1 * p["psi11"] + g2 * p["psi12"]) * ind(pre1)
     d2 = (g1 * p["psi21"] + g2 * p["psi22"]) * ind(pre2)
     return {
-        "phi0": 1.0, "phi1": relu(u1), "phi2": relu(u2),
-        "psi01": g1, "psi11": g1 * h1, "psi21": g1 * h2,
-        "psi02": g2, "psi12": g2 * h1, "psi22": g2 * h2,
-        "theta01": d1, "theta11": d1 * x, "theta02": d2, "theta12": d2 * x,
+        "phi0": 1.0,
+        "phi1": relu(u1),
+        "phi2": relu(u2),
+        "psi01": g1,
+        "psi11": g1 * h1,
+        "psi21": g1 * h2,
+        "psi02": g2,
+        "psi12": g2 * h1,
+        "psi22": g2 * h2,
+        "theta01": d1,
+        "theta11": d1 * x,
+        "theta02": d2,
+        "theta12": d2 * x,
     }
 
 
@@ -576,22 +644,56 @@ def _direct_derivs13(p, x):
     "x, y_expected, expected",
     [
         # x = 2: unit 2 of layer 1 is dead (0.5 - 2 < 0), both layer-2 units alive
-        (2.0, 4.55, dict(phi0=1.0, phi1=2.45, phi2=0.45, psi01=2.0, psi11=3.0, psi21=0.0,
-                         psi02=-1.0, psi12=-1.5, psi22=0.0, theta01=2.5, theta11=5.0,
-                         theta02=0.0, theta12=0.0)),
+        (
+            2.0,
+            4.55,
+            dict(
+                phi0=1.0,
+                phi1=2.45,
+                phi2=0.45,
+                psi01=2.0,
+                psi11=3.0,
+                psi21=0.0,
+                psi02=-1.0,
+                psi12=-1.5,
+                psi22=0.0,
+                theta01=2.5,
+                theta11=5.0,
+                theta02=0.0,
+                theta12=0.0,
+            ),
+        ),
         # x = -1: unit 1 of layer 1 dead, unit 2 of layer 2 dead
-        (-1.0, 2.6, dict(phi0=1.0, phi1=1.25, phi2=0.0, psi01=2.0, psi11=0.0, psi21=3.0,
-                         psi02=0.0, psi12=0.0, psi22=0.0, theta01=0.0, theta11=0.0,
-                         theta02=1.4, theta12=-1.4)),
+        (
+            -1.0,
+            2.6,
+            dict(
+                phi0=1.0,
+                phi1=1.25,
+                phi2=0.0,
+                psi01=2.0,
+                psi11=0.0,
+                psi21=3.0,
+                psi02=0.0,
+                psi12=0.0,
+                psi22=0.0,
+                theta01=0.0,
+                theta11=0.0,
+                theta02=1.4,
+                theta12=-1.4,
+            ),
+        ),
     ],
 )
 def test_seed003_thirteen_parameter_relu_net(backend, x, y_expected, expected):
     P = {n: param(VALS13[n]) for n in NAMES13}
     h1 = (P["theta01"] + P["theta11"] * x).relu()
     h2 = (P["theta02"] + P["theta12"] * x).relu()
-    y = (P["phi0"]
-         + P["phi1"] * (P["psi01"] + P["psi11"] * h1 + P["psi21"] * h2).relu()
-         + P["phi2"] * (P["psi02"] + P["psi12"] * h1 + P["psi22"] * h2).relu())
+    y = (
+        P["phi0"]
+        + P["phi1"] * (P["psi01"] + P["psi11"] * h1 + P["psi21"] * h2).relu()
+        + P["phi2"] * (P["psi02"] + P["psi12"] * h1 + P["psi22"] * h2).relu()
+    )
     close(y.item(), y_expected)
     y.backward()
     direct = _direct_derivs13(VALS13, x)
@@ -599,12 +701,16 @@ def test_seed003_thirteen_parameter_relu_net(backend, x, y_expected, expected):
         close(grad_of(P[n]), expected[n])
         close(grad_of(P[n]), direct[n])
     if _torch is not None:
+
         def tf(*ps):
             q = dict(zip(NAMES13, ps))
             a1 = (q["theta01"] + q["theta11"] * x).relu()
             a2 = (q["theta02"] + q["theta12"] * x).relu()
-            return (q["phi0"] + q["phi1"] * (q["psi01"] + q["psi11"] * a1 + q["psi21"] * a2).relu()
-                    + q["phi2"] * (q["psi02"] + q["psi12"] * a1 + q["psi22"] * a2).relu())
+            return (
+                q["phi0"]
+                + q["phi1"] * (q["psi01"] + q["psi11"] * a1 + q["psi21"] * a2).relu()
+                + q["phi2"] * (q["psi02"] + q["psi12"] * a1 + q["psi22"] * a2).relu()
+            )
 
         _, tg = torch_grads(tf, [VALS13[n] for n in NAMES13])
         close([grad_of(P[n]) for n in NAMES13], tg)
@@ -636,9 +742,19 @@ def test_seed003_sin_exp_cos_chain(backend):
     for t in inter:
         t.retain_grad()
     # forward (torch 2.13 float64; f0 = 1 + 0.1 * 2.3 = 1.23 by hand)
-    close([t.item() for t in inter] + [loss.item()],
-          [1.23, 0.9424888019316975, 1.623004479227321, 5.068295051170775, 7.13659010234155,
-           0.6574213694719748, 2.3722641084159246, 0.13858056641470326])
+    close(
+        [t.item() for t in inter] + [loss.item()],
+        [
+            1.23,
+            0.9424888019316975,
+            1.623004479227321,
+            5.068295051170775,
+            7.13659010234155,
+            0.6574213694719748,
+            2.3722641084159246,
+            0.13858056641470326,
+        ],
+    )
     loss.backward()
     v = [t.item() for t in inter]
     # the seed's local derivatives, which are right:
@@ -651,12 +767,32 @@ def test_seed003_sin_exp_cos_chain(backend):
     dl_dh1 = CHAIN["w1"] * dl_df1
     dl_df0 = math.cos(v[0]) * dl_dh1
     close([grad_of(t) for t in inter], [dl_df0, dl_dh1, dl_df1, dl_dh2, dl_df2, dl_dh3, dl_df3])
-    close([grad_of(t) for t in inter],
-          [2.280900622169349, 6.824186610507077, -17.060466526267692, -3.3661154992006095,
-           -1.6830577496003047, 2.2335846504955477, 0.7445282168318492])
+    close(
+        [grad_of(t) for t in inter],
+        [
+            2.280900622169349,
+            6.824186610507077,
+            -17.060466526267692,
+            -3.3661154992006095,
+            -1.6830577496003047,
+            2.2335846504955477,
+            0.7445282168318492,
+        ],
+    )
     got = [grad_of(P[k]) for k in CHAIN]
-    close(got, [2.280900622169349, 5.246071430989502, -17.060466526267692, -16.079298656737866,
-                -1.6830577496003047, -8.530233263133846, 0.7445282168318492, 0.48946875992012173])
+    close(
+        got,
+        [
+            2.280900622169349,
+            5.246071430989502,
+            -17.060466526267692,
+            -16.079298656737866,
+            -1.6830577496003047,
+            -8.530233263133846,
+            0.7445282168318492,
+            0.48946875992012173,
+        ],
+    )
     close(got, fd_grads(_chain003_np, list(CHAIN.values())), **FD)
 
 
@@ -668,7 +804,9 @@ def test_seed003_vector_chain_jacobian_shapes(backend):
     rng = np.random.default_rng(3)
     x = rng.normal(size=Di)
     yv = rng.normal(size=Df)
-    shapes = dict(B0=(D1,), O0=(D1, Di), B1=(D2,), O1=(D2, D1), B2=(D3,), O2=(D3, D2), B3=(Df,), O3=(Df, D3))
+    shapes = dict(
+        B0=(D1,), O0=(D1, Di), B1=(D2,), O1=(D2, D1), B2=(D3,), O2=(D3, D2), B3=(Df,), O3=(Df, D3)
+    )
     vals = {k: 0.5 * rng.normal(size=s) for k, s in shapes.items()}
     P = {k: param(v) for k, v in vals.items()}
     f0 = P["B0"] + P["O0"] @ const(x)
@@ -682,9 +820,24 @@ def test_seed003_vector_chain_jacobian_shapes(backend):
     assert tuple(f0.grad.shape) == (D1,) and tuple(f1.grad.shape) == (D2,)
     assert tuple(f2.grad.shape) == (D3,) and tuple(f3.grad.shape) == (Df,)
     F0, F1, F2, F3 = (arr(t) for t in (f0, f1, f2, f3))
-    chain = [np.diag(np.cos(F0)), vals["O1"].T, np.diag(np.exp(F1)), vals["O2"].T,
-             np.diag(-np.sin(F2)), vals["O3"].T, (2 * (F3 - yv)).reshape(Df, 1)]
-    assert [m.shape for m in chain] == [(D1, D1), (D1, D2), (D2, D2), (D2, D3), (D3, D3), (D3, Df), (Df, 1)]
+    chain = [
+        np.diag(np.cos(F0)),
+        vals["O1"].T,
+        np.diag(np.exp(F1)),
+        vals["O2"].T,
+        np.diag(-np.sin(F2)),
+        vals["O3"].T,
+        (2 * (F3 - yv)).reshape(Df, 1),
+    ]
+    assert [m.shape for m in chain] == [
+        (D1, D1),
+        (D1, D2),
+        (D2, D2),
+        (D2, D3),
+        (D3, D3),
+        (D3, Df),
+        (Df, 1),
+    ]
     dl_df0 = np.linalg.multi_dot(chain)
     assert dl_df0.shape == (D1, 1)
     close(grad_of(f0), dl_df0[:, 0])
@@ -767,6 +920,7 @@ def test_seed004_softmax_cross_entropy_sgd(backend, target):
         close(grad_of(t2), grad_of(t1))
 
     if _torch is not None:
+
         def tf(W_, b_, V_, c_):
             o_ = _torch.sigmoid(_tt(X004) @ W_ + b_) @ V_ + c_
             return -_torch.log_softmax(o_, -1)[target]
@@ -783,8 +937,12 @@ def test_seed004_softmax_cross_entropy_sgd(backend, target):
     d = 0.9 * H / 2  # 0.39636...
     Vexp = np.array(V004) + sign * np.array([[d, -d]] * 3)
     close(arr(V), Vexp)
-    close(arr(V)[0], [1.396358685090, 0.603641314910] if target == 0 else [0.603641314910, 1.396358685090],
-          rtol=1e-11, atol=1e-12)
+    close(
+        arr(V)[0],
+        [1.396358685090, 0.603641314910] if target == 0 else [0.603641314910, 1.396358685090],
+        rtol=1e-11,
+        atol=1e-12,
+    )
     close(arr(c), sign * np.array([0.45, -0.45]))
     with cg.no_grad():
         o_new = (const(X004) @ W + b).sigmoid() @ V + c

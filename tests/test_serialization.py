@@ -31,7 +31,7 @@ def sample_dict():
     return {
         "0.weight": rng.standard_normal((4, 3)).astype(np.float32),
         "0.bias": rng.standard_normal(4).astype(np.float32),
-        "head.weight": rng.standard_normal((2, 4)),          # float64
+        "head.weight": rng.standard_normal((2, 4)),  # float64
         "steps": np.arange(5, dtype=np.int64),
     }
 
@@ -47,7 +47,7 @@ def test_save_writes_npz_readable_without_pickle(tmp_path):
         for k, v in sd.items():
             assert z[k].dtype == v.dtype
             np.testing.assert_array_equal(z[k], v)
-    assert os.listdir(tmp_path) == ["model.npz"]        # no temp file left behind
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temp file left behind
 
 
 def test_load_returns_the_dict(tmp_path):
@@ -56,7 +56,7 @@ def test_load_returns_the_dict(tmp_path):
     cg.save(sd, str(path))
     back = cg.load(str(path))
     assert isinstance(back, dict)
-    assert list(back.keys()) == list(sd.keys())          # order kept
+    assert list(back.keys()) == list(sd.keys())  # order kept
     for k, v in sd.items():
         got = np.asarray(back[k])
         assert got.dtype == v.dtype and got.shape == v.shape
@@ -92,14 +92,14 @@ def test_module_state_dict_save_load_round_trip_bitwise(tmp_path, backend):
         if dtype == "float64":
             dst.double()
         x = cg.randn(5, 6, dtype=getattr(cg, dtype))
-        assert not np.array_equal(arr(dst(x)), arr(src(x)))       # different init before loading
+        assert not np.array_equal(arr(dst(x)), arr(src(x)))  # different init before loading
         dst.load_state_dict(cg.load(str(path)))
         for (n, p), (m, q) in zip(src.named_parameters(), dst.named_parameters()):
             assert n == m and p.dtype == q.dtype
             assert arr(p).tobytes() == arr(q).tobytes()
         a, b = arr(src(x)), arr(dst(x))
         assert a.dtype == b.dtype == np.dtype(dtype)
-        assert a.tobytes() == b.tobytes()                         # bitwise identical
+        assert a.tobytes() == b.tobytes()  # bitwise identical
 
 
 def test_trained_model_round_trip_bitwise(tmp_path):
@@ -160,8 +160,8 @@ def test_interrupted_array_write_leaves_old_file(tmp_path, monkeypatch):
     def failing_write_array(fp, array, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] >= 2:
-            fp.write(b"\x93NUMPY partial garbage")      # some bytes of the second array ...
-            raise _Boom("disk full")                     # ... then the failure
+            fp.write(b"\x93NUMPY partial garbage")  # some bytes of the second array ...
+            raise _Boom("disk full")  # ... then the failure
         return real_write_array(fp, array, *args, **kwargs)
 
     monkeypatch.setattr(npformat, "write_array", failing_write_array)
@@ -190,6 +190,7 @@ def test_interrupted_zip_write_leaves_old_file(tmp_path, monkeypatch):
         def write(data):
             real_write(bytes(data)[:10])
             raise _Boom("I/O error")
+
         handle.write = write
         return handle
 

@@ -12,12 +12,25 @@ import cgrad as cg
 from cgrad import ops
 from cgrad.tensor import binary, matmul
 
-BINARY = [("add", ops.Add, lambda a, b: a + b), ("sub", ops.Sub, lambda a, b: a - b),
-          ("mul", ops.Mul, lambda a, b: a * b), ("div", ops.Div, lambda a, b: a / b)]
+BINARY = [
+    ("add", ops.Add, lambda a, b: a + b),
+    ("sub", ops.Sub, lambda a, b: a - b),
+    ("mul", ops.Mul, lambda a, b: a * b),
+    ("div", ops.Div, lambda a, b: a / b),
+]
 UNARY = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "neg"]
-UNARY_OP = {"exp": ops.Exp, "log": ops.Log, "sqrt": ops.Sqrt, "abs": ops.Abs, "sin": ops.Sin,
-            "cos": ops.Cos, "tanh": ops.Tanh, "sigmoid": ops.Sigmoid, "relu": ops.Relu,
-            "neg": ops.Neg}
+UNARY_OP = {
+    "exp": ops.Exp,
+    "log": ops.Log,
+    "sqrt": ops.Sqrt,
+    "abs": ops.Abs,
+    "sin": ops.Sin,
+    "cos": ops.Cos,
+    "tanh": ops.Tanh,
+    "sigmoid": ops.Sigmoid,
+    "relu": ops.Relu,
+    "neg": ops.Neg,
+}
 
 
 def _pair(dtype, shape=(5, 7), seed=0):
@@ -84,36 +97,47 @@ def test_matmul_fast_path_equals_numpy_and_generic_route(backend, dtype, mkn):
 
 def test_fast_paths_fall_back_for_everything_else(backend):
     an = np.arange(6.0).reshape(2, 3)
-    a = cg.tensor(an, requires_grad=True)                                # float32
+    a = cg.tensor(an, requires_grad=True)  # float32
     d = cg.tensor(np.ones((2, 3)), dtype=cg.float64)
-    r = a + d                                                            # promotion
+    r = a + d  # promotion
     assert r.dtype == cg.float64
     np.testing.assert_array_equal(r.data, an + 1)
-    np.testing.assert_array_equal((a + 1).data, an + 1)                  # scalars
+    np.testing.assert_array_equal((a + 1).data, an + 1)  # scalars
     np.testing.assert_array_equal((1 - a).data, 1 - an)
-    np.testing.assert_array_equal((a * cg.tensor([1.0, 2.0, 3.0])).data,  # broadcasting
-                                  an * [1.0, 2.0, 3.0])
-    np.testing.assert_allclose((a.T @ a).data, an.T @ an, rtol=1e-6)     # transposed view
+    np.testing.assert_array_equal(
+        (a * cg.tensor([1.0, 2.0, 3.0])).data,  # broadcasting
+        an * [1.0, 2.0, 3.0],
+    )
+    np.testing.assert_allclose((a.T @ a).data, an.T @ an, rtol=1e-6)  # transposed view
     i = cg.tensor([1, 2, 3], dtype=cg.int64)
-    assert (i + i).dtype == cg.int64 and not (i + i).requires_grad       # integers
+    assert (i + i).dtype == cg.int64 and not (i + i).requires_grad  # integers
     np.testing.assert_array_equal((i + i).data, [2, 4, 6])
-    assert i.relu().dtype == cg.float32                                  # cast, as _unary
+    assert i.relu().dtype == cg.float32  # cast, as _unary
     # gradients through the generic routes
     (r.sum() + (a.T @ a).sum()).backward()
-    np.testing.assert_allclose(a.grad.data, 1 + 2 * an.sum(axis=1, keepdims=True) * np.ones((2, 3)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        a.grad.data, 1 + 2 * an.sum(axis=1, keepdims=True) * np.ones((2, 3)), rtol=1e-6
+    )
     with pytest.raises(ValueError, match="matmul"):
         a @ a
     with pytest.raises(ValueError, match="add"):
         a + cg.ones(4)
 
 
-@pytest.mark.parametrize("make", [lambda a, b: a * b, lambda a, b: a / b, lambda a, b: a @ b,
-                                  lambda a, b: a.log() + b, lambda a, b: a.sin() + b],
-                         ids=["mul", "div", "matmul", "log", "sin"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a, b: a * b,
+        lambda a, b: a / b,
+        lambda a, b: a @ b,
+        lambda a, b: a.log() + b,
+        lambda a, b: a.sin() + b,
+    ],
+    ids=["mul", "div", "matmul", "log", "sin"],
+)
 def test_fast_paths_check_saved_versions(backend, make):
     a = cg.tensor(np.full((3, 3), 0.5), requires_grad=True)
-    x = a * 1.0                           # a non-leaf, so it may be changed in place
+    x = a * 1.0  # a non-leaf, so it may be changed in place
     b = cg.tensor(np.full((3, 3), 2.0), requires_grad=True)
     y = make(x, b)
     x.mul_(2.0)
@@ -122,9 +146,13 @@ def test_fast_paths_check_saved_versions(backend, make):
 
 
 # f'(x) written in the output y, by hand: these ops save y only, as torch does
-READS_Y = {"tanh": lambda x: 1 - np.tanh(x) ** 2, "exp": np.exp,
-           "sigmoid": lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2,
-           "sqrt": lambda x: 0.5 / np.sqrt(x), "relu": lambda x: (x > 0).astype(float)}
+READS_Y = {
+    "tanh": lambda x: 1 - np.tanh(x) ** 2,
+    "exp": np.exp,
+    "sigmoid": lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2,
+    "sqrt": lambda x: 0.5 / np.sqrt(x),
+    "relu": lambda x: (x > 0).astype(float),
+}
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "generic"])
@@ -155,12 +183,15 @@ def test_fast_paths_record_nothing_under_no_grad(backend):
             assert y.grad_fn is None and not y.requires_grad
 
 
-@pytest.mark.parametrize("make", [
-    lambda z, t: cg.nn.functional.cross_entropy(z, t),
-    lambda z, t: z.softmax(1).sum() * 3 + z.log_softmax(1).mean(),
-    lambda z, t: (z * z).sum() + z.sum(),              # Binary (Mul), Reduce, Add's dout
-    lambda z, t: cg.nn.functional.mse_loss(z, z * 2) + z.exp().mean(),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda z, t: cg.nn.functional.cross_entropy(z, t),
+        lambda z, t: z.softmax(1).sum() * 3 + z.log_softmax(1).mean(),
+        lambda z, t: (z * z).sum() + z.sum(),  # Binary (Mul), Reduce, Add's dout
+        lambda z, t: cg.nn.functional.mse_loss(z, z * 2) + z.exp().mean(),
+    ],
+)
 def test_leaf_gradients_handed_over_uncopied_stay_correct(backend, make):
     """Ops whose backward allocates its gradients (Op.fresh_grads) give them
     to a leaf's .grad without a copy. The grads must still be right, a
@@ -188,6 +219,6 @@ def test_leaf_gradients_handed_over_uncopied_stay_correct(backend, make):
     # owned one; an array the op still shared would be counted twice
     (make(w, t) + make(w, t)).backward()
     np.testing.assert_allclose(w.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
-    make(z, t).backward()                              # accumulates into .grad
+    make(z, t).backward()  # accumulates into .grad
     np.testing.assert_allclose(z.grad.data, 2 * first, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(w.grad.data, 2 * first, rtol=1e-12, atol=1e-14)

@@ -67,7 +67,7 @@ def test_use_backend_context_manager_switches_and_restores():
 def test_use_backend_restores_after_exception():
     with pytest.raises(ZeroDivisionError):
         with cg.use_backend("numpy"):
-            1 / 0
+            _ = 1 / 0
     assert cg.get_backend() == "c"
 
 
@@ -112,7 +112,10 @@ def _threads_in_subprocess(env_value):
         env["CGRAD_NUM_THREADS"] = env_value
     out = subprocess.run(
         [sys.executable, "-c", "import cgrad as cg; print(cg.get_num_threads())"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     return int(out.stdout.strip().splitlines()[-1])
@@ -148,7 +151,9 @@ else:
 
 
 def test_import_fails_with_build_hint_when_extension_missing():
-    out = subprocess.run([sys.executable, "-c", _BLOCK_EXTENSION], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _BLOCK_EXTENSION], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout.strip()
     assert text.startswith("IMPORTERROR:"), "import cgrad must fail without the compiled kernels"
@@ -230,7 +235,7 @@ def test_dtype_keyword_overrides():
         lambda a, b: a - b,
         lambda a, b: a * b,
         lambda a, b: a / b,
-        lambda a, b: a ** b,
+        lambda a, b: a**b,
         lambda a, b: a @ b,
     ],
     ids=["add", "sub", "mul", "div", "pow", "matmul"],
@@ -257,10 +262,10 @@ def test_tensor_tensor_ops_promote_to_wider_float(op):
         lambda t: 3.0 * t,
         lambda t: t / 7,
         lambda t: 7 / t,
-        lambda t: t ** 2,
-        lambda t: t ** 0.5,
-        lambda t: 2 ** t,
-        lambda t: 1.5 ** t,
+        lambda t: t**2,
+        lambda t: t**0.5,
+        lambda t: 2**t,
+        lambda t: 1.5**t,
         lambda t: -t,
     ],
 )
@@ -442,7 +447,9 @@ def test_array_protocol():
     assert isinstance(a, np.ndarray)
     assert a.shape == (2, 3)
     np.testing.assert_array_equal(a, np.arange(6).reshape(2, 3))
-    np.testing.assert_array_equal(np.asarray(t, dtype=np.float32), np.arange(6, dtype=F32).reshape(2, 3))
+    np.testing.assert_array_equal(
+        np.asarray(t, dtype=np.float32), np.arange(6, dtype=F32).reshape(2, 3)
+    )
 
 
 def test_item_tolist_float():
@@ -620,10 +627,17 @@ _BIN = [
     ("sub", lambda a, b: a - b),
     ("mul", lambda a, b: a * b),
     ("div", lambda a, b: a / b),
-    ("pow", lambda a, b: a ** b),
+    ("pow", lambda a, b: a**b),
 ]
 
-_BCAST = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((4,), (2, 3, 4)), ((2, 1, 4), (3, 1)), ((), (2, 3))]
+_BCAST = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 3, 4)),
+    ((2, 1, 4), (3, 1)),
+    ((), (2, 3)),
+]
 
 
 @pytest.mark.parametrize("shapes", _BCAST, ids=[f"{a}x{b}" for a, b in _BCAST])
@@ -734,7 +748,7 @@ def _np_gelu(x):
 
 
 def _np_gelu_tanh(x):
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
 def _np_softplus(x, beta=1.0, threshold=20.0):
@@ -795,7 +809,9 @@ def test_elementwise_methods_and_functions(backend, name, args, kwargs, ref, dty
 
 def test_softmax_is_stable_for_large_inputs(backend):
     for dtype in (F32, F64):
-        t = cg.tensor(np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype))
+        t = cg.tensor(
+            np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]], dtype=dtype)
+        )
         e = np.exp(np.array([0.0, 1.0, 2.0]))
         s = arr(t.softmax(dim=-1))
         assert np.all(np.isfinite(s))
@@ -902,8 +918,12 @@ def test_cat(backend):
     b = np.arange(9, dtype=F64).reshape(3, 3) + 100
     c = np.arange(4, dtype=F64).reshape(2, 2) - 50
     np.testing.assert_array_equal(arr(cg.cat([cg.tensor(a), cg.tensor(b)])), np.concatenate([a, b]))
-    np.testing.assert_array_equal(arr(cg.cat([cg.tensor(a), cg.tensor(c)], dim=1)), np.concatenate([a, c], 1))
-    np.testing.assert_array_equal(arr(cg.cat((cg.tensor(a), cg.tensor(c)), dim=-1)), np.concatenate([a, c], -1))
+    np.testing.assert_array_equal(
+        arr(cg.cat([cg.tensor(a), cg.tensor(c)], dim=1)), np.concatenate([a, c], 1)
+    )
+    np.testing.assert_array_equal(
+        arr(cg.cat((cg.tensor(a), cg.tensor(c)), dim=-1)), np.concatenate([a, c], -1)
+    )
     one = cg.cat([cg.tensor(a)])
     np.testing.assert_array_equal(arr(one), a)
 
@@ -1003,7 +1023,12 @@ def test_from_numpy_foreign_layouts(backend, layout, dtype, rng):
     assert_close(t.sum(dim=0), ref.sum(0), **tol)
     assert_close(t.amax(dim=1), ref.max(1), **tol)
     assert_close(t.softmax(dim=-1), np.exp(ref) / np.exp(ref).sum(-1, keepdims=True), **tol)
-    assert_close(t @ t.T, ref @ ref.T, rtol=1e-10 if dtype == F64 else 1e-5, atol=1e-10 if dtype == F64 else 1e-4)
+    assert_close(
+        t @ t.T,
+        ref @ ref.T,
+        rtol=1e-10 if dtype == F64 else 1e-5,
+        atol=1e-10 if dtype == F64 else 1e-4,
+    )
     assert_close(t + cg.tensor(np.ascontiguousarray(a)), 2 * ref, **tol)
 
 
@@ -1016,8 +1041,16 @@ def test_from_numpy_foreign_layouts(backend, layout, dtype, rng):
 
 @pytest.mark.parametrize(
     "name, dim",
-    [("sum", 1), ("mean", (0, 1)), ("amax", -1), ("argmax", 1), ("softmax", 1), ("log_softmax", 0),
-     ("squeeze", 2), ("unsqueeze", 0)],
+    [
+        ("sum", 1),
+        ("mean", (0, 1)),
+        ("amax", -1),
+        ("argmax", 1),
+        ("softmax", 1),
+        ("log_softmax", 0),
+        ("squeeze", 2),
+        ("unsqueeze", 0),
+    ],
 )
 def test_axis_alias_on_every_dim_method(name, dim):
     t = cg.tensor(np.arange(6.0).reshape(2, 3, 1) / 7.0)

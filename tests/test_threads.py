@@ -21,20 +21,22 @@ import cgrad.nn as nn
 import cgrad.nn.functional as F
 from cgrad import _ckernels as C
 
-
 # ------------------------------------------------------------ two trainers
+
 
 def _init_state(seed, d_in, d_h, d_out):
     r = np.random.default_rng(seed)
-    return {"0.weight": r.uniform(-.1, .1, (d_h, d_in)).astype(np.float32),
-            "0.bias": r.uniform(-.1, .1, d_h).astype(np.float32),
-            "2.weight": r.uniform(-.1, .1, (d_out, d_h)).astype(np.float32),
-            "2.bias": r.uniform(-.1, .1, d_out).astype(np.float32)}
+    return {
+        "0.weight": r.uniform(-0.1, 0.1, (d_h, d_in)).astype(np.float32),
+        "0.bias": r.uniform(-0.1, 0.1, d_h).astype(np.float32),
+        "2.weight": r.uniform(-0.1, 0.1, (d_out, d_h)).astype(np.float32),
+        "2.bias": r.uniform(-0.1, 0.1, d_out).astype(np.float32),
+    }
 
 
 def _train(seed, steps=15, barrier=None):
     """Deterministic training from explicit data and weights (no shared RNG)."""
-    d_in, d_h, d_out, n = 128, 256, 10, 256        # 65k-element activations: GIL released
+    d_in, d_h, d_out, n = 128, 256, 10, 256  # 65k-element activations: GIL released
     r = np.random.default_rng(seed + 100)
     x = cg.tensor(r.standard_normal((n, d_in)).astype(np.float32))
     y = cg.tensor(r.integers(0, d_out, n), dtype=cg.int64)
@@ -44,7 +46,7 @@ def _train(seed, steps=15, barrier=None):
     losses = []
     for _ in range(steps):
         if barrier is not None:
-            barrier.wait()                          # keep the two threads interleaved
+            barrier.wait()  # keep the two threads interleaved
         opt.zero_grad()
         h = model(x)
         loss = F.cross_entropy(h, y) + (h.softmax(dim=1) * h).sum(dim=1).mean() * 0.01
@@ -63,7 +65,7 @@ def test_two_threads_training_match_sequential_bitwise():
     def run(i):
         try:
             results[i] = _train(i + 1, barrier=barrier)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
             barrier.abort()
 
@@ -103,8 +105,7 @@ def test_no_grad_is_per_thread():
         t.start()
     for t in ts:
         t.join(10)
-    assert seen == {"a_enabled": False, "b_enabled": True, "a_records": False,
-                    "b_records": True}
+    assert seen == {"a_enabled": False, "b_enabled": True, "a_records": False, "b_records": True}
     assert cg.is_grad_enabled()
 
 
@@ -119,7 +120,7 @@ def test_tapes_of_two_threads_do_not_mix():
         y = x
         for _ in range(50):
             barrier.wait()
-            y = y * (k + 2.0) / (k + 2.0) + x       # dy/dx accumulates 1 per step
+            y = y * (k + 2.0) / (k + 2.0) + x  # dy/dx accumulates 1 per step
         barrier.wait()
         y.sum().backward()
         out[k] = x.grad.numpy().copy()
@@ -135,9 +136,11 @@ def test_tapes_of_two_threads_do_not_mix():
 
 # --------------------------------------------- set_num_threads determinism
 
+
 def _cases(dt):
     """name -> (function, args builder). Sizes are large (~2^18 elements) so
     every kernel takes its parallel path; values are random, fixed per name."""
+
     def R(name):
         return np.random.default_rng(zlib.crc32(name.encode()))
 
@@ -160,40 +163,51 @@ def _cases(dt):
             y = np.empty_like(x)
             getattr(C, op + "_forward")(y, x, *p)
             return (u(r, n), u(r, n), x, y) + p, [0]
+
         cases[op + "_forward"] = fwd
         cases[op + "_backward"] = bwd
     for op in ["add", "sub", "mul", "div", "pow"]:
+
         def bfwd(r, op=op):
             a = u(r, 512, 512, lo=0.5)
             b = np.broadcast_to(u(r, 512, lo=0.5), (512, 512))
             return (np.empty((512, 512), dt), a, b), [0]
 
         def bbwd(r, op=op):
-            a = u(r, 512, 512, lo=0.5).T                    # strided input
+            a = u(r, 512, 512, lo=0.5).T  # strided input
             b = np.broadcast_to(u(r, 512, 1, lo=0.5), (512, 512))
             out = np.empty((512, 512), dt)
             getattr(C, op + "_forward")(out, a, b)
             return (u(r, 512, 512), u(r, 512, 512), u(r, 512, 512), a, b, out), [0, 1]
+
         cases[op + "_forward"] = bfwd
         cases[op + "_backward"] = bbwd
     cases["accumulate"] = lambda r: ((u(r, n), u(r, n)), [0])
     for red in ["sum", "mean", "amax"]:
         for axes in [(0,), (1,), (0, 1), (0, 2)]:
+
             def rf(r, red=red, axes=axes):
                 x = u(r, 64, 64, 64)
                 kept = [s for i, s in enumerate(x.shape) if i not in axes]
                 return (np.empty(kept, dt), x, axes), [0]
+
             cases[f"{red}_forward{axes}"] = rf
+
         def rb(r, red=red):
             x = u(r, 64, 64, 64)
             out = np.empty((64,), dt)
             getattr(C, red + "_forward")(out, x, (0, 2))
-            args = (u(r, 64, 64, 64), u(r, 64), x, out, (0, 2)) if red == "amax" else \
-                (u(r, 64, 64, 64), u(r, 64), (0, 2))
+            args = (
+                (u(r, 64, 64, 64), u(r, 64), x, out, (0, 2))
+                if red == "amax"
+                else (u(r, 64, 64, 64), u(r, 64), (0, 2))
+            )
             return args, [0]
+
         cases[f"{red}_backward"] = rb
     for sm in ["softmax", "log_softmax"]:
         for axis in (0, 1):
+
             def sf(r, sm=sm, axis=axis):
                 x = u(r, 512, 512)
                 return (np.empty_like(x), x, axis), [0]
@@ -203,21 +217,26 @@ def _cases(dt):
                 y = np.empty_like(x)
                 getattr(C, sm + "_forward")(y, x, axis)
                 return (u(r, 512, 512), u(r, 512, 512), y, axis), [0]
+
             cases[f"{sm}_forward{axis}"] = sf
             cases[f"{sm}_backward{axis}"] = sb
     for ta in (False, True):
         for tb in (False, True):
+
             def mm(r, ta=ta, tb=tb):
-                a = u(r, 1, 300, 257) if ta else u(r, 1, 257, 300)   # (M, K) = (257, 300)
+                a = u(r, 1, 300, 257) if ta else u(r, 1, 257, 300)  # (M, K) = (257, 300)
                 b = u(r, 4, 263, 300) if tb else u(r, 4, 300, 263)
                 return (np.empty((1, 257, 263), dt), a, b, ta, tb, False), [0]  # batch summed
+
             cases[f"matmul{ta:d}{tb:d}"] = mm
 
     def idx(r):
         ix = r.integers(0, 100, 5000)
         return (u(r, 100, 257), ix, u(r, 5000, 257)), [0]
+
     cases["index_add"] = idx
     for act in range(4):
+
         def lf(r, act=act):
             x, w, b = u(r, 300, 257), u(r, 263, 257), u(r, 263)
             return (np.empty((300, 263), dt), np.empty((300, 263), dt), x, w, b, act), [0, 1]
@@ -226,8 +245,22 @@ def _cases(dt):
             x, w, b = u(r, 300, 257), u(r, 263, 257), u(r, 263)
             y, z = np.empty((300, 263), dt), np.empty((300, 263), dt)
             C.linear_forward(y, z, x, w, b, act)
-            return ((u(r, 300, 257), u(r, 263, 257), u(r, 263), u(r, 300, 263), x, w, z, y, act,
-                     np.empty((300, 263), dt) if act else None), [0, 1, 2])
+            return (
+                (
+                    u(r, 300, 257),
+                    u(r, 263, 257),
+                    u(r, 263),
+                    u(r, 300, 263),
+                    x,
+                    w,
+                    z,
+                    y,
+                    act,
+                    np.empty((300, 263), dt) if act else None,
+                ),
+                [0, 1, 2],
+            )
+
         cases[f"linear_forward{act}"] = lf
         cases[f"linear_backward{act}"] = lb
 
@@ -236,6 +269,7 @@ def _cases(dt):
         t = r.integers(0, 131, 2000)
         t[::7] = -100
         return (np.empty(2000, dt), np.empty_like(lg), lg, t, -100), [0, 1]
+
     cases["cross_entropy_forward"] = ce
 
     def ceb(r):
@@ -244,16 +278,21 @@ def _cases(dt):
         p /= p.sum(1, keepdims=True)
         t = r.integers(0, 131, 2000)
         return (u(r, 2000, 131), u(r, 2000), p, t, -100), [0]
+
     cases["cross_entropy_backward"] = ceb
 
     def cep(r):
         lg, t = u(r, 2000, 131), u(r, 2000, 131, lo=0, hi=1)
         return (np.empty(2000, dt), np.empty_like(lg), lg, t), [0, 1]
+
     cases["cross_entropy_prob_forward"] = cep
-    cases["nll_forward"] = lambda r: ((np.empty(2000, dt), u(r, 2000, 131),
-                                       r.integers(0, 131, 2000), -100), [0])
+    cases["nll_forward"] = lambda r: (
+        (np.empty(2000, dt), u(r, 2000, 131), r.integers(0, 131, 2000), -100),
+        [0],
+    )
     for loss in ["mse", "l1", "bce", "bce_logits"]:
         for red in (0, 1, 2):
+
             def lsf(r, loss=loss, red=red):
                 lo = 0.01 if loss == "bce" else -3
                 x, t = u(r, n, lo=lo, hi=0.99 if loss == "bce" else 3), u(r, n, lo=0, hi=1)
@@ -265,14 +304,19 @@ def _cases(dt):
                 x, t = u(r, n, lo=lo, hi=0.99 if loss == "bce" else 3), u(r, n, lo=0, hi=1)
                 dout = u(r, n) if red == 0 else np.array(1.5, dt)
                 return (u(r, n), u(r, n), dout, x, t, red), [0, 1]
+
             cases[f"{loss}_forward{red}"] = lsf
             cases[f"{loss}_backward{red}"] = lsb
     cases["dropout_forward"] = lambda r: ((np.empty(n, dt), u(r, n), u(r, n, lo=0, hi=1), 0.3), [0])
     cases["dropout_backward"] = lambda r: ((u(r, n), u(r, n), u(r, n, lo=0, hi=1), 0.3), [0])
-    cases["sgd_step"] = lambda r: ((u(r, n), u(r, n), u(r, n), 0.1, 0.9, 0.1, 0.01, True, False),
-                                   [0, 2])
-    cases["adam_step"] = lambda r: ((u(r, n), u(r, n), u(r, n), u(r, n, lo=0, hi=1),
-                                     1e-3, 0.9, 0.999, 1e-8, 0.01, 5, True), [0, 2, 3])
+    cases["sgd_step"] = lambda r: (
+        (u(r, n), u(r, n), u(r, n), 0.1, 0.9, 0.1, 0.01, True, False),
+        [0, 2],
+    )
+    cases["adam_step"] = lambda r: (
+        (u(r, n), u(r, n), u(r, n), u(r, n, lo=0, hi=1), 1e-3, 0.9, 0.999, 1e-8, 0.01, 5, True),
+        [0, 2, 3],
+    )
     return cases
 
 
@@ -290,8 +334,9 @@ def restore_threads():
     C.set_num_threads(n)
 
 
-@pytest.mark.parametrize("dt", [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)],
-                         ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "dt", [np.float32, pytest.param(np.float64, marks=pytest.mark.slow)], ids=["f32", "f64"]
+)
 def test_every_kernel_is_bitwise_identical_for_1_and_2_threads(dt, restore_threads):
     cases = _cases(dt)
     assert len(cases) > 90
@@ -302,8 +347,9 @@ def test_every_kernel_is_bitwise_identical_for_1_and_2_threads(dt, restore_threa
         for threads in (1, 2, 1, 2):
             C.set_num_threads(threads)
             args, out_idx = build(np.random.default_rng(zlib.crc32(name.encode())))
-            args = tuple(np.array(a) if isinstance(a, np.ndarray) and a.flags.writeable else a
-                         for a in args)
+            args = tuple(
+                np.array(a) if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args
+            )
             with np.errstate(all="ignore"):
                 fn(*args)
             outs.append(tuple(args[i].tobytes() for i in out_idx))

@@ -38,16 +38,16 @@ def np_softmax(z):
 # ================================================================= seed 004
 
 X004 = np.array([[1.0, -1.0]])
-W004 = np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])      # in (2) -> hidden (3), as x W
-V004 = np.array([[1.0, 1.0], [-1.0, -1.0], [-1.0, -1.0]])   # hidden (3) -> out (2), as h V
+W004 = np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]])  # in (2) -> hidden (3), as x W
+V004 = np.array([[1.0, 1.0], [-1.0, -1.0], [-1.0, -1.0]])  # hidden (3) -> out (2), as h V
 LR004 = 0.9
 
 
 def seed004_model():
     model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 2)).double()
-    set_param(model[0].weight, W004.T)            # torch layout (out, in) = (3, 2)
+    set_param(model[0].weight, W004.T)  # torch layout (out, in) = (3, 2)
     set_param(model[0].bias, np.zeros(3))
-    set_param(model[2].weight, V004.T)            # (2, 3)
+    set_param(model[2].weight, V004.T)  # (2, 3)
     set_param(model[2].bias, np.zeros(2))
     return model
 
@@ -73,11 +73,11 @@ def test_seed004_first_step(target, backend):
     loss = loss_fn(logits, t)
     loss.backward()
 
-    h = 1 / (1 + math.exp(-2.0))                  # k = [2, 2, 2] for every hidden unit
+    h = 1 / (1 + math.exp(-2.0))  # k = [2, 2, 2] for every hidden unit
     np.testing.assert_allclose(arr(logits), [[-h, -h]], rtol=1e-14)
     np.testing.assert_allclose(loss.item(), math.log(2.0), rtol=1e-14)
     onehot = np.eye(2)[[target]]
-    do = np.array([[0.5, 0.5]]) - onehot           # softmax - onehot, N = 1
+    do = np.array([[0.5, 0.5]]) - onehot  # softmax - onehot, N = 1
     np.testing.assert_allclose(arr(logits.grad), do, rtol=1e-14)
     np.testing.assert_allclose(arr(logits.grad), np_softmax(arr(logits)) - onehot, rtol=1e-14)
     # dl/dV[j, i] = h_j do_i, i.e. the (out, in) weight gets do^T h
@@ -88,7 +88,7 @@ def test_seed004_first_step(target, backend):
     np.testing.assert_allclose(arr(model[0].bias.grad), np.zeros(3), atol=1e-15)
 
     opt.step()
-    dV = np.full((3, 1), h) @ do                  # seed layout (3, 2)
+    dV = np.full((3, 1), h) @ do  # seed layout (3, 2)
     V1 = V004 - LR004 * dV
     c1 = -LR004 * do[0]
     np.testing.assert_allclose(arr(model[2].weight), V1.T, rtol=1e-14)
@@ -116,7 +116,7 @@ def test_seed004_fifty_steps_monotone(target, backend):
     # a plain NumPy copy of the same training, seed layout, hand-derived gradients
     W, b, V, c = W004.copy(), np.zeros(3), V004.copy(), np.zeros(2)
     onehot = np.eye(2)[[target]]
-    for step in range(50):
+    for _step in range(50):
         opt.zero_grad()
         logits = model(x)
         logits.retain_grad()
@@ -124,8 +124,9 @@ def test_seed004_fifty_steps_monotone(target, backend):
         loss.backward()
         losses.append(loss.item())
         # softmax - onehot at every step
-        np.testing.assert_allclose(arr(logits.grad), np_softmax(arr(logits)) - onehot,
-                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            arr(logits.grad), np_softmax(arr(logits)) - onehot, rtol=1e-12, atol=1e-15
+        )
         opt.step()
 
         k = X004 @ W + b
@@ -149,8 +150,9 @@ def test_seed004_fifty_steps_monotone(target, backend):
 
 
 def _mlp784():
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                         nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
 
 
 def _train_784(backend_name, init, x_np, t_np, steps):
@@ -183,8 +185,8 @@ def test_mlp784_same_loss_curve_on_both_backends():
     c_losses, c_params = _train_784("c", init, x_np, t_np, steps)
     n_losses, n_params = _train_784("numpy", init, x_np, t_np, steps)
     assert np.all(np.isfinite(c_losses))
-    np.testing.assert_allclose(c_losses[0], math.log(10.0), rtol=0.1)   # near-uniform at init
-    assert c_losses[-1] < 0.5 * c_losses[0]                             # it learns (memorises)
+    np.testing.assert_allclose(c_losses[0], math.log(10.0), rtol=0.1)  # near-uniform at init
+    assert c_losses[-1] < 0.5 * c_losses[0]  # it learns (memorises)
     np.testing.assert_allclose(c_losses, n_losses, rtol=1e-5)
     for a, b in zip(c_params, n_params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
@@ -194,8 +196,9 @@ def test_mlp784_same_loss_curve_on_both_backends():
 
 
 def _small_mlp(mod):
-    return mod.Sequential(mod.Linear(12, 32), mod.ReLU(), mod.Linear(32, 16), mod.Tanh(),
-                          mod.Linear(16, 4))
+    return mod.Sequential(
+        mod.Linear(12, 32), mod.ReLU(), mod.Linear(32, 16), mod.Tanh(), mod.Linear(16, 4)
+    )
 
 
 @pytest.mark.parametrize("opt_name", ["Adam", "SGD", "AdamW"])
@@ -206,13 +209,16 @@ def test_ported_torch_loop_same_losses(opt_name, backend):
     tmodel = _small_mlp(torch.nn).double()
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
     with torch.no_grad():
-        for (n, p), (m, q) in zip(model.named_parameters(), tmodel.named_parameters()):
+        for (n, p), (_, q) in zip(model.named_parameters(), tmodel.named_parameters()):
             assert tuple(p.shape) == tuple(q.shape), n
             q.copy_(torch.tensor(arr(p)))
     rng = np.random.default_rng(6)
     x_np, t_np = rng.standard_normal((32, 12)), rng.integers(0, 4, 32)
-    kw = {"Adam": dict(lr=1e-2, weight_decay=1e-3), "SGD": dict(lr=0.1, momentum=0.9, nesterov=True),
-          "AdamW": dict(lr=1e-2, weight_decay=0.05)}[opt_name]
+    kw = {
+        "Adam": dict(lr=1e-2, weight_decay=1e-3),
+        "SGD": dict(lr=0.1, momentum=0.9, nesterov=True),
+        "AdamW": dict(lr=1e-2, weight_decay=0.05),
+    }[opt_name]
 
     # --- the torch loop ...
     topt = getattr(torch.optim, opt_name)(tmodel.parameters(), **kw)

@@ -15,7 +15,7 @@ import pytest
 
 from cgrad import _ckernels as C
 
-ULP = 4          # exp <= 1 ulp, then 1/sum and the product: a few ulp in all
+ULP = 4  # exp <= 1 ulp, then 1/sum and the product: a few ulp in all
 LENGTHS = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000]
 
 
@@ -54,15 +54,15 @@ def _rows(rng, n):
     r = rng.standard_normal(n) * 3
     r[rng.integers(0, n)] = -1e4
     rows.append(r)
-    rows.append(np.linspace(-110.0, 0.0, n))              # through the subnormal range
+    rows.append(np.linspace(-110.0, 0.0, n))  # through the subnormal range
     r = rng.standard_normal(n)
     r[rng.random(n) < 0.5] = -np.inf
-    r[0] = 0.5                                             # at least one finite
+    r[0] = 0.5  # at least one finite
     rows.append(r)
     r = rng.standard_normal(n)
     r[rng.integers(0, n)] = np.nan
-    rows.append(r)                                         # NaN row -> NaN
-    rows.append(np.full(n, -np.inf))                       # all -inf -> NaN (as torch)
+    rows.append(r)  # NaN row -> NaN
+    rows.append(np.full(n, -np.inf))  # all -inf -> NaN (as torch)
     rows.append(np.zeros(n))
     return np.array(rows, np.float32)
 
@@ -73,7 +73,7 @@ def _oracle(x):
     with np.errstate(invalid="ignore", over="ignore"):
         # a NaN row is NaN whatever the max; otherwise the max is exact
         m = np.max(np.where(np.isnan(x), -np.inf, x), axis=1, keepdims=True)
-        d = (x - m).astype(np.float64)                     # rounded in float32 first
+        d = (x - m).astype(np.float64)  # rounded in float32 first
         e = np.exp(d)
         s = e.sum(axis=1, keepdims=True)
         lse = np.log(s)
@@ -104,7 +104,7 @@ def test_against_float64(isa, n):
     with np.errstate(invalid="ignore"):
         _close(y, lsm, np.maximum(np.abs(d), np.abs(lse)))
     t = rng.integers(0, n, x.shape[0]).astype(np.int64)
-    t[1] = -100                                            # an ignored row: loss 0
+    t[1] = -100  # an ignored row: loss 0
     loss, p = _ce(x, t)
     assert _ulps(p, sm) <= ULP
     dt = d[np.arange(len(t)), np.maximum(t, 0)]
@@ -124,7 +124,7 @@ def test_paths_agree():
     for name in ISAS:
         assert C._set_simd(name) == name
         got[name] = (_sm(x), _ce(x, t)[1])
-    C._set_simd(ISAS[-1])                 # back to the best path
+    C._set_simd(ISAS[-1])  # back to the best path
     for name in ISAS:
         for a, b in zip(got[name], got["generic"]):
             assert _ulps(a, b) <= ULP
@@ -163,7 +163,11 @@ def test_env_generic_child(tmp_path):
     x = np.concatenate([_rows(rng, 333), rng.standard_normal((32, 333)).astype(np.float32) * 30])
     np.save(tmp_path / "x.npy", x)
     env = dict(os.environ, CGRAD_ISA="generic")
-    subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
-                   env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        env=env,
+        check=True,
+        timeout=120,
+    )
     assert C._set_simd("avx512") == ISAS[-1]
     assert _ulps(_sm(x), np.load(tmp_path / "y.npy")) <= ULP

@@ -4,9 +4,6 @@ import os
 import re
 import stat
 
-import numpy as np
-import pytest
-
 import cgrad as cg
 import cgrad.viz as viz
 
@@ -30,7 +27,7 @@ def test_x_plus_x_has_two_edges_from_x():
     xid = node_id(dot, "x")
     out_edges = [e for e in edges(dot) if e[0] == xid]
     assert len(out_edges) == 2
-    assert out_edges[0][1] == out_edges[1][1]          # both into the one add
+    assert out_edges[0][1] == out_edges[1][1]  # both into the one add
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
 
 
@@ -44,8 +41,8 @@ def test_nodes_for_tensors_and_ops_with_name_shape_dtype_value():
     assert sorted(ops) == sorted(["permute", "matmul", "relu", "sum"])
     wl = re.search(r'label="(w\\n[^"]*)"', dot).group(1)
     assert "(1, 2)" in wl and "float64" in wl and "0.5" in wl and "-1" in wl
-    bl = next(l for l in dot.splitlines() if "(10, 2) float32" in l)
-    assert "=" not in bl.split("label=")[1]             # 20 elements: no values
+    bl = next(line for line in dot.splitlines() if "(10, 2) float32" in line)
+    assert "=" not in bl.split("label=")[1]  # 20 elements: no values
     # one edge per input use (permute 1, matmul 2, relu 1, sum 1) + one per op output
     assert len(edges(dot)) == 5 + 4
 
@@ -80,10 +77,12 @@ def test_render_without_graphviz_writes_dot_and_says_so(tmp_path, monkeypatch, c
 def test_render_calls_dot_when_present(tmp_path, monkeypatch):
     fake = tmp_path / "bin" / "dot"
     fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\n# fake graphviz: record the args, copy stdin to the -o file\n'
-                    f'echo "$@" > {tmp_path}/args\n'
-                    'while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\n'
-                    'cat > "$out"\n')
+    fake.write_text(
+        "#!/bin/sh\n# fake graphviz: record the args, copy stdin to the -o file\n"
+        f'echo "$@" > {tmp_path}/args\n'
+        'while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\n'
+        'cat > "$out"\n'
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     x = cg.tensor([1.0], requires_grad=True)

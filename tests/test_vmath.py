@@ -34,8 +34,10 @@ def _err_ulps(got, ref, scale=None, dtype=F32):
     """max |got - ref| / ulp(scale or ref); NaN and infinities must match exactly."""
     got = np.asarray(got, np.float64)
     ref = np.asarray(ref, np.float64)
-    assert np.array_equal(np.isnan(got), np.isnan(ref)), (got[np.isnan(got) != np.isnan(ref)][:5],
-                                                          ref[np.isnan(got) != np.isnan(ref)][:5])
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), (
+        got[np.isnan(got) != np.isnan(ref)][:5],
+        ref[np.isnan(got) != np.isnan(ref)][:5],
+    )
     inf = np.isinf(ref)
     assert np.array_equal(got[inf], ref[inf])
     ok = ~np.isnan(ref) & ~inf
@@ -61,8 +63,30 @@ def _sweep(lim=16.0, step=SWEEP_STEP):
     the denormals), both signs, and the special values."""
     hi = np.float32(lim).view(np.int32)
     pos = np.arange(1, hi + 1, step, dtype=np.int32).view(F32)
-    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-38, -1e-38,
-                   1e30, -1e30, 3e38, -3e38, 20.0, -20.0, 50.0, -50.0, 1000.0, -1000.0], F32)
+    sp = np.array(
+        [
+            0.0,
+            -0.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            1e-45,
+            -1e-45,
+            1e-38,
+            -1e-38,
+            1e30,
+            -1e30,
+            3e38,
+            -3e38,
+            20.0,
+            -20.0,
+            50.0,
+            -50.0,
+            1000.0,
+            -1000.0,
+        ],
+        F32,
+    )
     return np.concatenate([pos, -pos, sp])
 
 
@@ -70,6 +94,7 @@ X = _sweep()
 
 
 # ---- gelu, exact -----------------------------------------------------------------
+
 
 def _gelu_ref(x):
     """y, y' and the scale of y' (max(Phi, |x phi|): y' has a root at -0.75)."""
@@ -82,7 +107,7 @@ def _gelu_ref(x):
     return y, g, np.maximum(cdf, np.abs(xpdf))
 
 
-GELU_ULP = 8        # SIMD, measured on this sweep (every 97th float32): forward <= 5.5, derivative <= 5.4
+GELU_ULP = 8  # SIMD, measured on this sweep (every 97th float32): forward <= 5.5, derivative <= 5.4
 
 
 def _gelu_bound(isa, x):
@@ -123,7 +148,7 @@ def test_gelu_signs_and_limits(isa):
     C.gelu_forward(y, x, False)
     assert np.signbit(y[1]) and not np.signbit(y[0]) and y[0] == 0
     assert y[2] == x[2] and y[4] == x[4] and y[5] == x[5] and y[3] == 0 and y[6] == 0
-    assert 0 > y[8] > -1e-36 and 0 >= y[7] > -1e-41      # the subnormal tail, not flushed
+    assert 0 > y[8] > -1e-36 and 0 >= y[7] > -1e-41  # the subnormal tail, not flushed
     d = np.zeros_like(x)
     C.gelu_backward(d, np.ones_like(x), x, y, False)
     assert d[0] == 0.5 and d[1] == 0.5 and d[2] == 1 and d[4] == 1 and d[3] == 0
@@ -140,13 +165,15 @@ def test_gelu_paths_agree():
         d = np.zeros_like(X)
         C.gelu_backward(d, np.ones_like(X), X, y, False)
         got[name] = (y, d)
-    C._set_simd(ISAS[-1])                 # back to the best path
+    C._set_simd(ISAS[-1])  # back to the best path
     ry, rg, gs = _gelu_ref(X)
     fin = np.isfinite(X)
     for name in SIMD:
         b = 2 * _gelu_bound("generic", X)
         assert (_err_each(got[name][0][fin], got["generic"][0][fin].astype(F64)) <= b).all()
-        assert (_err_each(got[name][1][fin], got["generic"][1][fin].astype(F64), gs[fin]) <= b).all()
+        assert (
+            _err_each(got[name][1][fin], got["generic"][1][fin].astype(F64), gs[fin]) <= b
+        ).all()
 
 
 # ---- gelu, tanh form; sigmoid; exp; softplus backward ------------------------------
@@ -157,7 +184,7 @@ K_TANH = math.sqrt(2 / math.pi)
 def _gelu_tanh_ref(x):
     t = x.astype(F64)
     with np.errstate(invalid="ignore", over="ignore"):
-        u = K_TANH * (t + 0.044715 * t ** 3)
+        u = K_TANH * (t + 0.044715 * t**3)
         s = 0.5 * (1 + np.tanh(u))
         sc = 0.5 * (1 - np.tanh(u))
         y = t * s
@@ -176,7 +203,9 @@ def test_gelu_tanh_against_float64(isa):
     ry, rg = _gelu_tanh_ref(x)
     t = np.abs(x.astype(F64))
     eps = np.finfo(F32).eps
-    assert (np.abs(y - ry) <= 8 * eps * (np.abs(ry) + t * t * (1 + t * t) * np.exp(-t) + 1e-38)).all()
+    assert (
+        np.abs(y - ry) <= 8 * eps * (np.abs(ry) + t * t * (1 + t * t) * np.exp(-t) + 1e-38)
+    ).all()
     d = np.zeros_like(x)
     C.gelu_backward(d, np.ones_like(x), x, y, True)
     assert (np.abs(d - rg) <= 8 * eps * (1 + t * t * (1 + t * t) * np.exp(-t))).all()
@@ -193,8 +222,9 @@ def test_sigmoid_exp_against_float64(isa):
     assert _err_ulps(y, np.where(ref > np.finfo(F32).max, np.inf, ref)) <= 2
     C.sigmoid_forward(y, x)
     with np.errstate(over="ignore"):
-        ref = np.where(xd >= 0, 1 / (1 + np.exp(-np.abs(xd))),
-                       np.exp(-np.abs(xd)) / (1 + np.exp(-np.abs(xd))))
+        ref = np.where(
+            xd >= 0, 1 / (1 + np.exp(-np.abs(xd))), np.exp(-np.abs(xd)) / (1 + np.exp(-np.abs(xd)))
+        )
     ref[np.isnan(xd)] = np.nan
     assert _err_ulps(y, ref) <= 3
 
@@ -207,8 +237,10 @@ def test_softplus_backward_against_float64(isa, beta, thr):
     dx = np.full_like(x, 0.5)
     C.softplus_backward(dx, dy, x, x, beta, thr)
     with np.errstate(over="ignore", invalid="ignore"):
-        z = (x * F32(beta)).astype(F64)             # z is rounded to float32 first
-        s = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+        z = (x * F32(beta)).astype(F64)  # z is rounded to float32 first
+        s = np.where(
+            z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z)))
+        )
         want = 0.5 + np.where(z > thr, dy, dy * s)
     ok = ~np.isnan(want)
     assert np.array_equal(np.isnan(dx), ~ok)
@@ -217,9 +249,10 @@ def test_softplus_backward_against_float64(isa, beta, thr):
 
 # ---- log_softmax backward and double softmax rows --------------------------------
 
+
 def _rows(rng, n, dtype):
     rows = [rng.standard_normal(n) * s for s in (1.0, 10.0, 60.0)]
-    rows.append(np.linspace(-800.0, 0.0, n))                 # double underflow tail too
+    rows.append(np.linspace(-800.0, 0.0, n))  # double underflow tail too
     r = rng.standard_normal(n)
     r[rng.random(n) < 0.5] = -np.inf
     r[0] = 0.5
@@ -257,14 +290,15 @@ def test_double_exp_rows_ulp(isa):
     """softmax float64 rows against long double: exp, the row sum and the
     1/sum product together (the exp core alone: test_double_exp_core_ulp)."""
     rng = np.random.default_rng(5)
-    x = np.concatenate([_rows(rng, 1000, F64), rng.uniform(-745, 0, (8, 1000)),
-                        rng.uniform(-50, 50, (8, 1000))])
+    x = np.concatenate(
+        [_rows(rng, 1000, F64), rng.uniform(-745, 0, (8, 1000)), rng.uniform(-50, 50, (8, 1000))]
+    )
     y = np.empty_like(x)
     C.softmax_forward(y, x, 1)
     ld = np.longdouble
     with np.errstate(invalid="ignore"):
         m = np.max(np.where(np.isnan(x), -np.inf, x), axis=1, keepdims=True)
-        d = x - m                                         # the kernel's rounded x - m
+        d = x - m  # the kernel's rounded x - m
         e = np.exp(d.astype(ld))
         p = (e / e.sum(axis=1, keepdims=True)).astype(F64)
     # (subnormal p: measured against the smallest normal's ulp; the generic
@@ -272,7 +306,7 @@ def test_double_exp_rows_ulp(isa):
     # each path's own order) carry a few ulp of their own.
     fin = np.isfinite(p)
     assert np.array_equal(np.isnan(y), np.isnan(p))
-    err = np.abs(y[fin] - p[fin]) / _ulp(np.maximum(np.abs(p[fin]), 2.0 ** -1000), F64)
+    err = np.abs(y[fin] - p[fin]) / _ulp(np.maximum(np.abs(p[fin]), 2.0**-1000), F64)
     assert err.max(initial=0) <= 16
 
 
@@ -281,14 +315,19 @@ def test_double_exp_core_ulp(isa):
     log_softmax_backward with dy = 0, s = -1 gives dx = exp(y) exactly rounded
     once more (0 + (0 - e * -1) = e)."""
     rng = np.random.default_rng(9)
-    y = np.concatenate([rng.uniform(-746, 710, 200000), rng.uniform(-1, 1, 100000),
-                        [0.0, -0.0, -np.inf, np.inf, np.nan, -745.2, -745.0, 709.7, 709.8, 1e-300]])
+    y = np.concatenate(
+        [
+            rng.uniform(-746, 710, 200000),
+            rng.uniform(-1, 1, 100000),
+            [0.0, -0.0, -np.inf, np.inf, np.nan, -745.2, -745.0, 709.7, 709.8, 1e-300],
+        ]
+    )
     y = y.reshape(1, -1)
     dy = np.zeros_like(y)
-    dy[0, 0] = -1.0                                       # sum(dy) = -1
+    dy[0, 0] = -1.0  # sum(dy) = -1
     dx = np.zeros_like(y)
     C.log_softmax_backward(dx, dy, y, 1)
-    dx[0, 0] += 1.0                                       # undo dy[0] (dx = dy + e)
+    dx[0, 0] += 1.0  # undo dy[0] (dx = dy + e)
     with np.errstate(over="ignore"):
         ref = np.exp(y.astype(np.longdouble))
         ref = np.where(ref > np.finfo(F64).max, np.inf, ref)
@@ -299,6 +338,7 @@ def test_double_exp_core_ulp(isa):
 
 # ---- structure: tails, aliasing, threads, linear ---------------------------------
 
+
 def test_position_and_alias_invariance(isa):
     """An element's result does not depend on its offset or the length (tails)."""
     rng = np.random.default_rng(1)
@@ -308,10 +348,10 @@ def test_position_and_alias_invariance(isa):
     for lo in range(0, 20):
         for n in (1, 5, 8, 15, 16, 17, 33):
             part = np.empty(n, F32)
-            C.gelu_forward(part, x[lo:lo + n].copy(), False)
-            assert np.array_equal(part, full[lo:lo + n])
+            C.gelu_forward(part, x[lo : lo + n].copy(), False)
+            assert np.array_equal(part, full[lo : lo + n])
     z = x.copy()
-    C.gelu_forward(z, z, False)                        # in place
+    C.gelu_forward(z, z, False)  # in place
     assert np.array_equal(z, full)
 
 
@@ -388,6 +428,7 @@ def test_gelu_grad_vs_torch():
 
 # ---- tanh ------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_tanh_against_float64(isa):
     """tanh_forward (SIMD: a fitted odd polynomial for |x| < 0.625, else
@@ -397,7 +438,7 @@ def test_tanh_against_float64(isa):
     C.tanh_forward(y, x)
     ref = np.tanh(x.astype(F64))
     assert _err_ulps(y, ref) <= 3
-    assert np.signbit(y[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()   # -0 stays -0
+    assert np.signbit(y[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()  # -0 stays -0
     assert (np.abs(y[~np.isnan(y)]) <= 1).all()
 
 
@@ -414,6 +455,7 @@ def test_tanh_backward_uses_the_forward_value(isa):
 
 
 # ---- row max (softmax / log_softmax / cross-entropy forwards) ----------------------
+
 
 @pytest.mark.parametrize("dtype", [F32, F64])
 def test_row_max_every_length_and_position(isa, dtype):

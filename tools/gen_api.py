@@ -21,7 +21,8 @@ END = "<!-- END op reference -->"
 
 def _optable():
     sys.path.insert(0, str(ROOT / "src"))
-    from cgrad import optable, methods   # noqa: F401  (methods: the signatures' source)
+    from cgrad import methods, optable  # noqa: F401  (methods: the signatures' source)
+
     return optable
 
 
@@ -29,8 +30,12 @@ def _calls(r):
     """The ways users call the op, with their signatures."""
     out = []
     params = ", ".join(f"{p.name}={p.default!r}" for p in r.params)
-    sig = {"unary": params, "binary": "other", "reduce": "dim=None, keepdim=False",
-           "softmax": "dim=-1"}.get(r.family)
+    sig = {
+        "unary": params,
+        "binary": "other",
+        "reduce": "dim=None, keepdim=False",
+        "softmax": "dim=-1",
+    }.get(r.family)
     if sig is not None:
         if r.method:
             out.append(f"`t.{r.method}({sig})`")
@@ -59,25 +64,35 @@ def _reads(r):
 def entry(r):
     """The reference entry of row r (Markdown)."""
     from cgrad.optable import DTYPE_RULES
-    kernels = ", ".join(f"`{k}`" for k in r.kernels) if r.kernels else "none (NumPy views and copies)"
-    lines = [f"### `{r.name}`", "", r.math + ".", "",
-             f"- Call: {_calls(r)}",
-             f"- Derivative: {r.formula}",
-             f"- Backward reads: {_reads(r)}",
-             f"- dtypes: {DTYPE_RULES[r.dtypes]}",
-             f"- Compiled fast path: {'yes' if r.fast else 'no'}",
-             f"- Kernels (C and NumPy): {kernels}",
-             ""]
+
+    kernels = (
+        ", ".join(f"`{k}`" for k in r.kernels) if r.kernels else "none (NumPy views and copies)"
+    )
+    lines = [
+        f"### `{r.name}`",
+        "",
+        r.math + ".",
+        "",
+        f"- Call: {_calls(r)}",
+        f"- Derivative: {r.formula}",
+        f"- Backward reads: {_reads(r)}",
+        f"- dtypes: {DTYPE_RULES[r.dtypes]}",
+        f"- Compiled fast path: {'yes' if r.fast else 'no'}",
+        f"- Kernels (C and NumPy): {kernels}",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def reference():
     optable = _optable()
-    head = ("## Op reference\n\n"
-            "Every op that records a tape entry, one entry per row of the op table "
-            "(`src/cgrad/optable.py`), in table order. The name is the entry's "
-            "`grad_fn.name`. This section is generated: edit the table, then run "
-            "`python tools/gen_api.py`.\n")
+    head = (
+        "## Op reference\n\n"
+        "Every op that records a tape entry, one entry per row of the op table "
+        "(`src/cgrad/optable.py`), in table order. The name is the entry's "
+        "`grad_fn.name`. This section is generated: edit the table, then run "
+        "`python tools/gen_api.py`.\n"
+    )
     return "\n".join([BEGIN, "", head] + [entry(r) for r in optable.rows()] + [END])
 
 
@@ -100,9 +115,12 @@ def main(argv=None):
         if new != text:
             optable = _optable()
             stale = [r.name for r in optable.rows() if entry(r) not in text]
-            print("gen_api: docs/api.md is out of date" +
-                  (f" (ops: {', '.join(stale)})" if stale else "") +
-                  "; run python tools/gen_api.py", file=sys.stderr)
+            print(
+                "gen_api: docs/api.md is out of date"
+                + (f" (ops: {', '.join(stale)})" if stale else "")
+                + "; run python tools/gen_api.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != text:

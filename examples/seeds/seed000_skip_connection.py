@@ -6,6 +6,7 @@
 
 Run:  .venv/bin/python examples/seeds/seed000_skip_connection.py
 """
+
 import cgrad as cg
 
 X, Y, LR = 1.0, -3.0, 1.0
@@ -20,7 +21,7 @@ def forward(w0, w1, w2, ws):
     y_hat = ws * h0 + w2 * h1
     out = {"z0": z0, "h0": h0, "z1": z1, "h1": h1, "y_hat": y_hat, "L": (Y - y_hat).abs()}
     for k, t in out.items():
-        t.name = k                  # cg.explain and cg.viz show these names
+        t.name = k  # cg.explain and cg.viz show these names
     return out
 
 
@@ -41,14 +42,18 @@ def main():
     trace = cg.explain(vals["L"])
     print(trace)
     grads = {k: t.grad.item() for k, t in w.items()}
-    relu_h0 = [s for s in trace.steps if s.op == "relu"][-1]      # h0 = relu(z0) runs last
-    print(f"\n  h0 feeds two ops, so dL/dh0 = "
-          f"{' + '.join(f'{float(g):g}' for _, g in relu_h0.contributions)} = "
-          f"{float(relu_h0.upstream):g}  (ws from the skip path + w2*relu'(z1)*w1 from the main path)")
+    relu_h0 = [s for s in trace.steps if s.op == "relu"][-1]  # h0 = relu(z0) runs last
+    print(
+        f"\n  h0 feeds two ops, so dL/dh0 = "
+        f"{' + '.join(f'{float(g):g}' for _, g in relu_h0.contributions)} = "
+        f"{float(relu_h0.upstream):g}  (ws from the skip path + w2*relu'(z1)*w1 from the main path)"
+    )
 
     rule("Self-check against cg.gradcheck (central differences, float64)")
-    ok = cg.gradcheck(lambda *p: forward(*p)["L"],
-                      tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in INIT.values()))
+    ok = cg.gradcheck(
+        lambda *p: forward(*p)["L"],
+        tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in INIT.values()),
+    )
     print(f"  cg.gradcheck: {ok}")
 
     with cg.no_grad():
@@ -70,9 +75,15 @@ def main():
     w2*(1 + w1*relu'(z1)) only gives the right number because ws = w2 = 0.5.
   * relu'(z) = 1 for z > 0 (not z < 0), and 0 at z = 0 by convention, as in torch.
   * h0 is used twice: its gradient is the SUM of both uses (the fan-out row above).""")
-    return {"forward": {k: t.item() for k, t in vals.items()}, "grads": grads, "new": new,
-            "new_loss": new_loss, "gradcheck": ok,
-            "fanout": [float(g) for _, g in relu_h0.contributions], "trace": trace}
+    return {
+        "forward": {k: t.item() for k, t in vals.items()},
+        "grads": grads,
+        "new": new,
+        "new_loss": new_loss,
+        "gradcheck": ok,
+        "fanout": [float(g) for _, g in relu_h0.contributions],
+        "trace": trace,
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Run:  .venv/bin/python examples/seeds/seed001_pwx_l2.py
 """
+
 import numpy as np
 
 import cgrad as cg
@@ -35,7 +36,9 @@ def main():
     rule("Gradient: dL/dW = -2 (Y - P) X^T")
     print(g)
     rule("Self-check against cg.gradcheck")
-    ok = cg.gradcheck(lambda w: loss_of(w)[0], (cg.tensor(W0, dtype=cg.float64, requires_grad=True),))
+    ok = cg.gradcheck(
+        lambda w: loss_of(w)[0], (cg.tensor(W0, dtype=cg.float64, requires_grad=True),)
+    )
     print(f"  cg.gradcheck: {ok}")
     with cg.no_grad():
         W.sub_(LR * W.grad)
@@ -50,8 +53,14 @@ def main():
   * Entry (2,2) of the update is 0.4 - 0.1*4.2 = -0.02 (the seed has +0.02).
   * In dL/dw_ij = sum_b dL/dp_ib x_jb the index of the upstream term is i, not m:
     the matrix form is dL/dW = (dL/dP) X^T.""")
-    return {"P": P.numpy().copy(), "L": L.item(), "grad": g, "W_new": W.numpy().copy(),
-            "L_new": L1, "gradcheck": ok}
+    return {
+        "P": P.numpy().copy(),
+        "L": L.item(),
+        "grad": g,
+        "W_new": W.numpy().copy(),
+        "L_new": L1,
+        "gradcheck": ok,
+    }
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ cg.grad_health can judge it layer by layer.
 
 Run:  .venv/bin/python examples/seeds/seed001_sigmoid_chain.py
 """
+
 import cgrad as cg
 import cgrad.nn as nn
 
@@ -18,8 +19,13 @@ X = 0.63
 
 
 def chain(classify):
-    mods = [nn.Linear(1, 1, bias=False), nn.Sigmoid(), nn.Linear(1, 1, bias=False), nn.Sigmoid(),
-            nn.Linear(1, 1, bias=False)] + ([nn.Sigmoid()] if classify else [])
+    mods = [
+        nn.Linear(1, 1, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(1, 1, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(1, 1, bias=False),
+    ] + ([nn.Sigmoid()] if classify else [])
     net = nn.Sequential(*mods).double()
     with cg.no_grad():
         for lin, w in zip((net[0], net[2], net[4]), W):
@@ -27,7 +33,7 @@ def chain(classify):
     return net
 
 
-def ce(y_hat, y):            # binary cross-entropy written out: -(y ln p + (1-y) ln(1-p))
+def ce(y_hat, y):  # binary cross-entropy written out: -(y ln p + (1-y) ln(1-p))
     return -(y * y_hat.log() + (1 - y) * (1 - y_hat).log()).sum()
 
 
@@ -52,21 +58,35 @@ def run(classify, y, label):
         s2 = (w2 * (w1 * X).sigmoid()).sigmoid()
         out = (w3 * s2).sigmoid() if classify else w3 * s2
         return (ce if classify else sq)(out, y)
+
     ok = cg.gradcheck(f, ws)
     print(f"  cg.gradcheck: {ok}")
     lr = 0.1
-    print(f"  one SGD step (lr {lr}): w1, w2, w3 -> " +
-          ", ".join(f"{w - lr * gi:+.6f}" for w, gi in zip(W, g)))
+    print(
+        f"  one SGD step (lr {lr}): w1, w2, w3 -> "
+        + ", ".join(f"{w - lr * gi:+.6f}" for w, gi in zip(W, g))
+    )
     print("  " + str(health).replace("\n", "\n  "))
-    return {"y_hat": y_hat.item(), "loss": loss.item(), "grads": g, "verdict": health.verdict,
-            "gradcheck": ok, "health": health}
+    return {
+        "y_hat": y_hat.item(),
+        "loss": loss.item(),
+        "grads": g,
+        "verdict": health.verdict,
+        "gradcheck": ok,
+        "health": health,
+    }
 
 
 def main():
-    print("s'(z) = s(z)(1 - s(z)) is at most 1/4 (at z = 0): every sigmoid layer shrinks the gradient.")
-    out = {"ce_y1": run(True, 1.0, "2(b) cross-entropy, y = 1"),
-           "mse_y1": run(False, 1.0, "2(b) regression, y = 1: gradients vanish toward w1"),
-           "mse_y128": run(False, 128.0, "2(c) regression, y = 128: gradients explode")}
+    print(
+        "s'(z) = s(z)(1 - s(z)) is at most 1/4 (at z = 0): "
+        "every sigmoid layer shrinks the gradient."
+    )
+    out = {
+        "ce_y1": run(True, 1.0, "2(b) cross-entropy, y = 1"),
+        "mse_y1": run(False, 1.0, "2(b) regression, y = 1: gradients vanish toward w1"),
+        "mse_y128": run(False, 128.0, "2(c) regression, y = 128: gradients explode"),
+    }
     r = [a / b for a, b in zip(out["mse_y128"]["grads"], out["mse_y1"]["grads"])]
     print(f"\nEach y = 128 gradient is (128 - y_hat)/(1 - y_hat) = {r[0]:.2f} times the y = 1 one.")
     print("""

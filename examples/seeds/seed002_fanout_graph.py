@@ -6,6 +6,7 @@ dw/dx = 2a^2 + 4xay, dw/dy = 4x^2 a, dw/dz = 4xa.
 
 Run:  .venv/bin/python examples/seeds/seed002_fanout_graph.py
 """
+
 import os
 
 import cgrad as cg
@@ -31,8 +32,8 @@ def run(point, show=False, out_dir=None):
         dot = cg.viz.to_dot(w)
         out_dir = out_dir or os.path.normpath(os.path.join(HERE, "..", "out"))
         path = cg.viz.render(w, os.path.join(out_dir, "seed002_fanout_graph.svg"))
-        xid = next(l.split()[0] for l in dot.splitlines() if 'label="x\\n' in l)
-        n_x = sum(1 for l in dot.splitlines() if l.strip().startswith(xid + " ->"))
+        xid = next(line.split()[0] for line in dot.splitlines() if 'label="x\\n' in line)
+        n_x = sum(1 for line in dot.splitlines() if line.strip().startswith(xid + " ->"))
         print(f"  graph written to {path}; x has {n_x} outgoing edges (one per use)")
         trace = cg.explain(w)
         print(trace)
@@ -40,12 +41,16 @@ def run(point, show=False, out_dir=None):
         w.backward()
     g = (x.grad.item(), y.grad.item(), z.grad.item())
     print(f"  dw/dx = {g[0]:g}, dw/dy = {g[1]:g}, dw/dz = {g[2]:g}")
-    ok = cg.gradcheck(lambda *p: graph(*p)[2],
-                      tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in point))
+    ok = cg.gradcheck(
+        lambda *p: graph(*p)[2],
+        tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in point),
+    )
     print(f"  cg.gradcheck: {ok}")
     lr = 0.01
-    print(f"  one gradient-descent step (lr {lr}): (x, y, z) -> "
-          f"({point[0] - lr * g[0]:g}, {point[1] - lr * g[1]:g}, {point[2] - lr * g[2]:g})")
+    print(
+        f"  one gradient-descent step (lr {lr}): (x, y, z) -> "
+        f"({point[0] - lr * g[0]:g}, {point[1] - lr * g[1]:g}, {point[2] - lr * g[2]:g})"
+    )
     return {"a": a.item(), "b": b.item(), "w": w.item(), "grad": g, "gradcheck": ok, "dot": dot}
 
 

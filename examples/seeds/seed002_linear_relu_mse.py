@@ -9,6 +9,7 @@ The seed is symbolic; these concrete numbers (with one dead ReLU unit) are ours.
 
 Run:  .venv/bin/python examples/seeds/seed002_linear_relu_mse.py
 """
+
 import numpy as np
 
 import cgrad as cg
@@ -59,37 +60,50 @@ def run(variant, title):
     print(f"  dl/dy_hat = {v['y_hat'].grad.numpy()}   dl/dz3 = {v['z3'].grad.numpy()}")
     for n, p in zip(("W1", "b1", "W2", "b2"), ps):
         print(f"  dl/d{n} = {_fmt(p.grad.numpy())}")
-    ok = cg.gradcheck(lambda *q: net(*q, variant)["loss"], tuple(t(a, True) for a in (W1, B1, W2, B2)))
+    ok = cg.gradcheck(
+        lambda *q: net(*q, variant)["loss"], tuple(t(a, True) for a in (W1, B1, W2, B2))
+    )
     print(f"  cg.gradcheck: {ok}")
     with cg.no_grad():
         for p in ps:
             p.sub_(LR * p.grad)
         new_loss = net(*ps, variant)["loss"].item()
     print(f"  after one SGD step (lr {LR}): W2 = {_fmt(ps[2].numpy())}, loss -> {new_loss:.6f}")
-    return {"z1": v["z1"].numpy().copy(), "z2": v["z2"].numpy().copy(),
-            "y_hat": v["y_hat"].numpy().copy(), "loss": v["loss"].item(),
-            "dy_hat": v["y_hat"].grad.numpy().copy(), "dz3": v["z3"].grad.numpy().copy(),
-            "grads": {n: np.array(p.grad.numpy()) for n, p in zip(("W1", "b1", "W2", "b2"), ps)},
-            "new": {n: p.numpy().copy() for n, p in zip(("W1", "b1", "W2", "b2"), ps)},
-            "gradcheck": ok}
+    return {
+        "z1": v["z1"].numpy().copy(),
+        "z2": v["z2"].numpy().copy(),
+        "y_hat": v["y_hat"].numpy().copy(),
+        "loss": v["loss"].item(),
+        "dy_hat": v["y_hat"].grad.numpy().copy(),
+        "dz3": v["z3"].grad.numpy().copy(),
+        "grads": {n: np.array(p.grad.numpy()) for n, p in zip(("W1", "b1", "W2", "b2"), ps)},
+        "new": {n: p.numpy().copy() for n, p in zip(("W1", "b1", "W2", "b2"), ps)},
+        "gradcheck": ok,
+    }
 
 
 def jacobian_dz3_dz2():
     """d z3 / d z2, built row by row with cg.grad: row i = gradient of z3[i]."""
     z2 = t([8.0, 0.0, 5.0], True)
     z3 = t(W2) @ z2 + t(B2)
-    rows = [cg.grad(z3, z2, grad_outputs=t(np.eye(2)[i]), retain_graph=True)[0].numpy()
-            for i in range(2)]
+    rows = [
+        cg.grad(z3, z2, grad_outputs=t(np.eye(2)[i]), retain_graph=True)[0].numpy()
+        for i in range(2)
+    ]
     return np.stack(rows)
 
 
 def main():
-    out = {"1.2": run("1.2", "1.2: f = 5 ReLU, g = identity, squared-error loss"),
-           "1.3.A": run("1.3.A", "1.3.A: f = tanh, g = sigmoid, squared-error loss"),
-           "1.3.B": run("1.3.B", "1.3.B: f = tanh, g = sigmoid, BCE (mean over K = 2)")}
+    out = {
+        "1.2": run("1.2", "1.2: f = 5 ReLU, g = identity, squared-error loss"),
+        "1.3.A": run("1.3.A", "1.3.A: f = tanh, g = sigmoid, squared-error loss"),
+        "1.3.B": run("1.3.B", "1.3.B: f = tanh, g = sigmoid, BCE (mean over K = 2)"),
+    }
     J = jacobian_dz3_dz2()
-    print(f"\nThe Jacobian dz3/dz2 (entry [i, j] = dz3_i/dz2_j), from cg.grad:\n{J}\n = W2 (k x d), "
-          "not W2^T. W2^T is what multiplies the upstream gradient: dl/dz2 = W2^T dl/dz3.")
+    print(
+        f"\nThe Jacobian dz3/dz2 (entry [i, j] = dz3_i/dz2_j), from cg.grad:\n{J}\n = W2 (k x d), "
+        "not W2^T. W2^T is what multiplies the upstream gradient: dl/dz2 = W2^T dl/dz3."
+    )
     out["J"] = J
     print("""
 Where hand derivations go wrong

@@ -9,12 +9,24 @@ phi = (0.1, 2, -1), psi.1 = (0.2, 1.5, 0.7), psi.2 = (-0.3, 0.5, -2),
 
 Run:  .venv/bin/python examples/seeds/seed003_thirteen_params.py
 """
+
 import cgrad as cg
 
-P0 = {"ph0": 0.1, "ph1": 2.0, "ph2": -1.0,
-      "ps01": 0.2, "ps11": 1.5, "ps21": 0.7,
-      "ps02": -0.3, "ps12": 0.5, "ps22": -2.0,
-      "th01": -0.5, "th11": 1.0, "th02": 0.5, "th12": -1.0}
+P0 = {
+    "ph0": 0.1,
+    "ph1": 2.0,
+    "ph2": -1.0,
+    "ps01": 0.2,
+    "ps11": 1.5,
+    "ps21": 0.7,
+    "ps02": -0.3,
+    "ps12": 0.5,
+    "ps22": -2.0,
+    "th01": -0.5,
+    "th11": 1.0,
+    "th02": 0.5,
+    "th12": -1.0,
+}
 NAMES = list(P0)
 
 
@@ -34,8 +46,10 @@ def run(x):
     print(f"\nx = {x:g}: y = {y.item():g}")
     for group in (NAMES[0:3], NAMES[3:6], NAMES[6:9], NAMES[9:13]):
         print("  " + "   ".join(f"dy/d{k} = {g[k]:+g}" for k in group))
-    ok = cg.gradcheck(lambda *q: net(x, *q),
-                      tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in P0.values()))
+    ok = cg.gradcheck(
+        lambda *q: net(x, *q),
+        tuple(cg.tensor(v, dtype=cg.float64, requires_grad=True) for v in P0.values()),
+    )
     print(f"  cg.gradcheck: {ok}")
     lr = 0.05
     with cg.no_grad():

@@ -6,6 +6,7 @@
 
 Run:  .venv/bin/python examples/seeds/seed004_softmax_ce.py
 """
+
 import numpy as np
 
 import cgrad as cg
@@ -26,8 +27,10 @@ def net(W, b, V, c, target):
 
 
 def params():
-    return [cg.tensor(a, dtype=cg.float64, requires_grad=True)
-            for a in (W0, np.zeros(3), V0, np.zeros(2))]
+    return [
+        cg.tensor(a, dtype=cg.float64, requires_grad=True)
+        for a in (W0, np.zeros(3), V0, np.zeros(2))
+    ]
 
 
 def run(target):
@@ -38,12 +41,18 @@ def run(target):
         v[t].retain_grad()
     v["loss"].backward()
     print(f"\nTarget class {target}\n--------------")
-    print(f"  k = {v['k'].numpy()}  h = {v['h'].numpy()}\n  o = {v['o'].numpy()}  "
-          f"y = {v['y'].numpy()}  l = {v['loss'].item():.6f}")
-    print(f"  dl/dy = {v['y'].grad.numpy()}   dl/do = {v['o'].grad.numpy()}   "
-          f"dl/dh = {v['h'].grad.numpy()}")
-    print(f"  dl/dV =\n{V.grad.numpy()}\n  dl/dc = {c.grad.numpy()}   dl/dW = 0: "
-          f"{not W.grad.numpy().any()}   dl/db = 0: {not b.grad.numpy().any()}")
+    print(
+        f"  k = {v['k'].numpy()}  h = {v['h'].numpy()}\n  o = {v['o'].numpy()}  "
+        f"y = {v['y'].numpy()}  l = {v['loss'].item():.6f}"
+    )
+    print(
+        f"  dl/dy = {v['y'].grad.numpy()}   dl/do = {v['o'].grad.numpy()}   "
+        f"dl/dh = {v['h'].grad.numpy()}"
+    )
+    print(
+        f"  dl/dV =\n{V.grad.numpy()}\n  dl/dc = {c.grad.numpy()}   dl/dW = 0: "
+        f"{not W.grad.numpy().any()}   dl/db = 0: {not b.grad.numpy().any()}"
+    )
     ok = cg.gradcheck(lambda *q: net(*q, target)["loss"], tuple(params()))
     print(f"  cg.gradcheck: {ok}")
     grads = {n: p.grad.numpy().copy() for n, p in zip("WbVc", ps)}
@@ -51,12 +60,23 @@ def run(target):
         for p in ps:
             p.sub_(LR * p.grad)
         l1 = net(*ps, target)["loss"].item()
-    print(f"  after one SGD step (lr {LR}): V =\n{V.numpy()}\n  c = {c.numpy()}, "
-          f"loss {v['loss'].item():.6f} -> {l1:.6f}")
-    return {"loss": v["loss"].item(), "y": v["y"].numpy().copy(), "dy": v["y"].grad.numpy().copy(),
-            "do": v["o"].grad.numpy().copy(), "dh": v["h"].grad.numpy().copy(), "grads": grads,
-            "V_new": V.numpy().copy(), "c_new": c.numpy().copy(), "W_new": W.numpy().copy(),
-            "loss_after": l1, "gradcheck": ok}
+    print(
+        f"  after one SGD step (lr {LR}): V =\n{V.numpy()}\n  c = {c.numpy()}, "
+        f"loss {v['loss'].item():.6f} -> {l1:.6f}"
+    )
+    return {
+        "loss": v["loss"].item(),
+        "y": v["y"].numpy().copy(),
+        "dy": v["y"].grad.numpy().copy(),
+        "do": v["o"].grad.numpy().copy(),
+        "dh": v["h"].grad.numpy().copy(),
+        "grads": grads,
+        "V_new": V.numpy().copy(),
+        "c_new": c.numpy().copy(),
+        "W_new": W.numpy().copy(),
+        "loss_after": l1,
+        "gradcheck": ok,
+    }
 
 
 def main():

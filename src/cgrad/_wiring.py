@@ -38,7 +38,7 @@ asks for the fast-path records:
 """
 
 from . import _tape, backend, engine, grad_mode, ops, ops_nn, optable
-from . import tensor as _t   # (cgrad.tensor is also the name of a function, once cgrad is imported)
+from . import tensor as _t  # (cgrad.tensor is also the name of a function, once cgrad is imported)
 
 
 def connect():

@@ -8,13 +8,22 @@ imports it.
 
 import numpy as np
 
+from ._tape import Node
 from .engine import root_grad, run_backward
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
-from ._tape import Node
 
-__all__ = ["grad", "backward", "Function", "FunctionCtx", "no_grad", "enable_grad",
-           "set_grad_enabled", "is_grad_enabled", "Node"]
+__all__ = [
+    "grad",
+    "backward",
+    "Function",
+    "FunctionCtx",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "Node",
+]
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
@@ -30,8 +39,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     gs = [root_grad(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
-    return run_backward(outputs, gs, retain_graph=retain_graph, inputs=inputs,
-                        allow_unused=allow_unused)
+    return run_backward(
+        outputs, gs, retain_graph=retain_graph, inputs=inputs, allow_unused=allow_unused
+    )
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None):
@@ -61,7 +71,8 @@ class FunctionCtx:
         if node is None or node.freed:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (saved tensors "
-                "were freed); specify retain_graph=True")
+                "were freed); specify retain_graph=True"
+            )
         node.check_versions()
         return self._saved_tensors
 
@@ -130,14 +141,14 @@ class Function:
         outs = tuple(o if isinstance(o, Tensor) else Tensor._make(np.asarray(o)) for o in outs)
         if record:
             op = _CustomOp(cls, ctx, is_t)
-            node = Node(op, tuple(tensors),
-                        tuple(t.requires_grad for t in tensors))
+            node = Node(op, tuple(tensors), tuple(t.requires_grad for t in tensors))
             node.n_outputs = len(outs)
             node.out_meta = [(o.data.shape, o.data.dtype) for o in outs]
             ctx._node = node
             ctx._saved_tensors = tuple(ctx._to_save)
-            node._saved = tuple((t._vc, t._vc[0], "a saved tensor")
-                                for t in ctx._to_save if t is not None)
+            node._saved = tuple(
+                (t._vc, t._vc[0], "a saved tensor") for t in ctx._to_save if t is not None
+            )
             non_diff = {id(t) for t in getattr(ctx, "_non_diff", ())}
             new = []
             for i, o in enumerate(outs):
@@ -145,7 +156,7 @@ class Function:
                     new.append(o)
                     continue
                 if o.grad_fn is not None or o.requires_grad or any(o is t for t in tensors):
-                    o = Tensor._make(o.data)          # a fresh output tensor owns the node
+                    o = Tensor._make(o.data)  # a fresh output tensor owns the node
                 o.requires_grad = True
                 o.grad_fn = node
                 o._out_idx = i

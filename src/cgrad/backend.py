@@ -13,13 +13,14 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "cgrad's compiled kernels (cgrad._ckernels) are missing or failed to load "
         f"({exc}). Build them from the source tree with `pip install .` "
         "(or `make build` for a development install); this needs a C compiler, "
-        "Cython>=3 and numpy.") from exc
+        "Cython>=3 and numpy."
+    ) from exc
 
 from . import _tape, numpy_backend
 
 _BACKENDS = {"c": _ckernels, "numpy": numpy_backend}
 
-K = _ckernels          # the active kernel module
+K = _ckernels  # the active kernel module
 _name = "c"
 
 
@@ -34,7 +35,7 @@ def _set(name):
         raise ValueError(f"use_backend: unknown backend {name!r}; choose 'c' or 'numpy'")
     K = _BACKENDS[name]
     _name = name
-    _tape.set_kernels(K)       # the compiled tape caches the active module's functions
+    _tape.set_kernels(K)  # the compiled tape caches the active module's functions
 
 
 class use_backend:

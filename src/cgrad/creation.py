@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .tensor import Tensor, to_array, _resolve_dtype, _shape_arg, _F32
+from .tensor import _F32, Tensor, _resolve_dtype, _shape_arg, to_array
 
 _rng = np.random.default_rng()
 
@@ -61,38 +61,58 @@ def from_numpy(a):
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
-    return _new(_alloc("zeros", np.zeros, _dims(shape, "zeros"), dtype=_float_dtype(dtype, "zeros")), requires_grad)
+    return _new(
+        _alloc("zeros", np.zeros, _dims(shape, "zeros"), dtype=_float_dtype(dtype, "zeros")),
+        requires_grad,
+    )
 
 
 def ones(*shape, dtype=None, requires_grad=False):
-    return _new(_alloc("ones", np.ones, _dims(shape, "ones"), dtype=_float_dtype(dtype, "ones")), requires_grad)
+    return _new(
+        _alloc("ones", np.ones, _dims(shape, "ones"), dtype=_float_dtype(dtype, "ones")),
+        requires_grad,
+    )
 
 
 def empty(*shape, dtype=None, requires_grad=False):
-    return _new(_alloc("empty", np.empty, _dims(shape, "empty"), dtype=_float_dtype(dtype, "empty")), requires_grad)
+    return _new(
+        _alloc("empty", np.empty, _dims(shape, "empty"), dtype=_float_dtype(dtype, "empty")),
+        requires_grad,
+    )
 
 
 def full(shape, value, dtype=None, requires_grad=False):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return _new(_alloc("full", np.full, _dims(shape, "full"), value, dtype=_float_dtype(dtype, "full")), requires_grad)
+    return _new(
+        _alloc("full", np.full, _dims(shape, "full"), value, dtype=_float_dtype(dtype, "full")),
+        requires_grad,
+    )
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
-    return _new(np.zeros(t.shape, dtype=_resolve_dtype(dtype, "zeros_like") or t.dtype), requires_grad)
+    return _new(
+        np.zeros(t.shape, dtype=_resolve_dtype(dtype, "zeros_like") or t.dtype), requires_grad
+    )
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    return _new(np.ones(t.shape, dtype=_resolve_dtype(dtype, "ones_like") or t.dtype), requires_grad)
+    return _new(
+        np.ones(t.shape, dtype=_resolve_dtype(dtype, "ones_like") or t.dtype), requires_grad
+    )
 
 
 def full_like(t, value, dtype=None, requires_grad=False):
-    return _new(np.full(t.shape, value, dtype=_resolve_dtype(dtype, "full_like") or t.dtype), requires_grad)
+    return _new(
+        np.full(t.shape, value, dtype=_resolve_dtype(dtype, "full_like") or t.dtype), requires_grad
+    )
 
 
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
-    return _new(_alloc("randn", _rng.standard_normal, _dims(shape, "randn"), dtype=dt), requires_grad)
+    return _new(
+        _alloc("randn", _rng.standard_normal, _dims(shape, "randn"), dtype=dt), requires_grad
+    )
 
 
 def rand(*shape, dtype=None, requires_grad=False):
@@ -120,8 +140,9 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return _new(np.linspace(start, end, int(steps)).astype(_float_dtype(dtype, "linspace")),
-                requires_grad)
+    return _new(
+        np.linspace(start, end, int(steps)).astype(_float_dtype(dtype, "linspace")), requires_grad
+    )
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):

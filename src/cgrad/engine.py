@@ -45,7 +45,8 @@ def sum_to(g, shape):
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
     g = contiguous(g)
     if not axes:
         return g.reshape(shape)
@@ -62,7 +63,8 @@ def root_grad(t, g, who):
         if t.data.size != 1:
             raise RuntimeError(
                 f"{who}: grad can be implicitly created only for scalar outputs; "
-                f"got an output of shape {t.shape}: pass `gradient=`")
+                f"got an output of shape {t.shape}: pass `gradient=`"
+            )
         return np.ones(t.data.shape, dtype=t.data.dtype)
     ga = g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else np.asarray(g)
     if ga.shape != t.data.shape:

@@ -32,7 +32,7 @@ from .engine import root_grad, run_backward
 # the upstream gradient dL/d(output).
 FORMULAS = {r.name: r.formula for r in optable.rows()}
 
-SMALL = 8           # show values of arrays with at most this many elements
+SMALL = 8  # show values of arrays with at most this many elements
 
 
 # ------------------------------------------------------------ local values
@@ -46,7 +46,7 @@ def _local_values(node, upstream):
         return []
     try:
         values = op.local_values(node, np.asarray(upstream), numpy_backend)
-    except Exception:            # a freed or unusual entry: show the formula only
+    except Exception:  # a freed or unusual entry: show the formula only
         return []
     out = []
     for label, v in values:
@@ -66,18 +66,23 @@ def fmt(a, small=SMALL):
     if a.size <= small:
         if a.ndim == 0:
             return f"{float(a):.6g}"
-        return np.array2string(a.astype(np.float64), precision=4, separator=", ",
-                               suppress_small=True, max_line_width=60).replace("\n", "")
+        return np.array2string(
+            a.astype(np.float64),
+            precision=4,
+            separator=", ",
+            suppress_small=True,
+            max_line_width=60,
+        ).replace("\n", "")
     a64 = a.astype(np.float64)
-    return (f"{a.shape}: |.|={np.linalg.norm(a64):.4g}, "
-            f"min={a64.min():.4g}, max={a64.max():.4g}")
+    return f"{a.shape}: |.|={np.linalg.norm(a64):.4g}, min={a64.min():.4g}, max={a64.max():.4g}"
 
 
 def _reduction_axes(raw_shape, shape):
     """The axes of raw_shape that the engine summed to get back to shape."""
     lead = len(raw_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and raw_shape[lead + i] != 1)
+        lead + i for i, n in enumerate(shape) if n == 1 and raw_shape[lead + i] != 1
+    )
     return axes
 
 
@@ -85,26 +90,27 @@ def _reduction_axes(raw_shape, shape):
 @dataclass
 class Sent:
     """The gradient one input received from a step."""
-    input: str                 # the input's label
-    shape: tuple               # the input's shape
-    grad: np.ndarray           # what was sent, in the input's shape and dtype
-    raw_shape: tuple           # the shape the op's backward returned
-    reduced_axes: tuple = ()   # broadcast axes summed by the engine (of raw_shape)
-    cast: str = ""             # "float64 -> float32" when cast back
+
+    input: str  # the input's label
+    shape: tuple  # the input's shape
+    grad: np.ndarray  # what was sent, in the input's shape and dtype
+    raw_shape: tuple  # the shape the op's backward returned
+    reduced_axes: tuple = ()  # broadcast axes summed by the engine (of raw_shape)
+    cast: str = ""  # "float64 -> float32" when cast back
 
 
 @dataclass
 class Step:
-    index: int                 # position in execution order (1 = first to run)
+    index: int  # position in execution order (1 = first to run)
     op: str
-    output: str                # label of the output tensor
+    output: str  # label of the output tensor
     out_shape: tuple
-    inputs: list               # [(label, shape)]; None for a constant input
-    upstream: np.ndarray       # dL/d output (the total)
-    contributions: list        # [(from, g)] when the output fed several uses
+    inputs: list  # [(label, shape)]; None for a constant input
+    upstream: np.ndarray  # dL/d output (the total)
+    contributions: list  # [(from, g)] when the output fed several uses
     formula: str
-    local: list                # [(label, ndarray)]
-    sent: list = field(default_factory=list)   # [Sent]
+    local: list  # [(label, ndarray)]
+    sent: list = field(default_factory=list)  # [Sent]
 
     @property
     def fanout(self):
@@ -115,8 +121,8 @@ class Step:
 class Leaf:
     name: str
     shape: tuple
-    grad: np.ndarray           # the total added to .grad
-    contributions: list        # [(from, g)]
+    grad: np.ndarray  # the total added to .grad
+    contributions: list  # [(from, g)]
 
 
 class Trace:
@@ -162,8 +168,10 @@ class Trace:
                 line = f"-> {d.input}: {fmt(d.grad, small)}"
                 sent.append(line)
                 if d.reduced_axes:
-                    sent.append(f"   broadcast reduced: summed axes {d.reduced_axes} "
-                                f"of {d.raw_shape} -> {d.shape}")
+                    sent.append(
+                        f"   broadcast reduced: summed axes {d.reduced_axes} "
+                        f"of {d.raw_shape} -> {d.shape}"
+                    )
                 if d.cast:
                     sent.append(f"   cast {d.cast}")
             rows.append((str(s.index), s.op, shapes, up, local, sent))
@@ -185,35 +193,49 @@ class Trace:
         rows = self._rows(SMALL)
         cells = [[[c] if isinstance(c, str) else c for c in r] for r in rows]
         head = [[h] for h in self.HEAD]
-        width = [max(len(l) for r in [head] + cells for l in r[i]) for i in range(6)]
+        width = [max(len(line) for r in [head] + cells for line in r[i]) for i in range(6)]
         width = [min(w, 56) for w in width]
 
         def wrap(lines, w):
             out = []
-            for l in lines:
-                lead = " " * (len(l) - len(l.lstrip()) + 2)
-                out += textwrap.wrap(l, w, subsequent_indent=lead, break_on_hyphens=False,
-                                     drop_whitespace=False) or [""]
+            for line in lines:
+                lead = " " * (len(line) - len(line.lstrip()) + 2)
+                out += textwrap.wrap(
+                    line, w, subsequent_indent=lead, break_on_hyphens=False, drop_whitespace=False
+                ) or [""]
             return [x.rstrip() for x in out]
 
         def block(r):
             cols = [wrap(c, width[i]) for i, c in enumerate(r)]
             n = max(len(c) for c in cols)
-            return ["| " + " | ".join((c[k] if k < len(c) else "").ljust(width[i])
-                                      for i, c in enumerate(cols)) + " |" for k in range(n)]
+            return [
+                "| "
+                + " | ".join(
+                    (c[k] if k < len(c) else "").ljust(width[i]) for i, c in enumerate(cols)
+                )
+                + " |"
+                for k in range(n)
+            ]
 
         sep = "+-" + "-+-".join("-" * w for w in width) + "-+"
-        out = [f"cg.explain: {len(self.steps)} tape entries, run in this order "
-               "(reverse of the forward pass)", sep] + block(head) + [sep]
+        out = (
+            [
+                f"cg.explain: {len(self.steps)} tape entries, run in this order "
+                "(reverse of the forward pass)",
+                sep,
+            ]
+            + block(head)
+            + [sep]
+        )
         for r in cells:
             out += block(r) + [sep]
         out.append("Leaves (accumulated into .grad):")
-        out += ["  " + l for l in self._leaf_lines(SMALL)]
+        out += ["  " + line for line in self._leaf_lines(SMALL)]
         return "\n".join(out)
 
     def to_markdown(self):
         def esc(lines):
-            return "<br>".join(l.replace("|", "\\|").replace("*", "\\*") for l in lines)
+            return "<br>".join(line.replace("|", "\\|").replace("*", "\\*") for line in lines)
 
         out = ["| " + " | ".join(self.HEAD) + " |", "|" + "---|" * 6]
         for r in self._rows(SMALL):
@@ -221,7 +243,7 @@ class Trace:
         out.append("")
         out.append("**Leaves** (accumulated into `.grad`):")
         out.append("")
-        out += [f"- `{l}`" for l in self._leaf_lines(SMALL)]
+        out += [f"- `{line}`" for line in self._leaf_lines(SMALL)]
         return "\n".join(out)
 
     def __repr__(self):
@@ -232,10 +254,10 @@ class Trace:
 class _Recorder:
     def __init__(self, label_of):
         self.label_of = label_of
-        self.contrib = {}         # key -> [(from label, g)]
+        self.contrib = {}  # key -> [(from label, g)]
         self.steps = []
         self.leaf_totals = []
-        self.current = "output"    # who is sending right now
+        self.current = "output"  # who is sending right now
 
     def _key(self, t):
         return id(t) if t.grad_fn is None else (id(t.grad_fn), t._out_idx)
@@ -252,12 +274,17 @@ class _Recorder:
         ins = []
         for t in node.inputs or ():
             ins.append(None if t is None else (self._label(t), t.shape))
-        step = Step(index=len(self.steps) + 1, op=node.name, output=out_label,
-                    out_shape=tuple(out_shape), inputs=ins,
-                    upstream=None if g0 is None else np.array(g0, copy=True),
-                    contributions=contribs,
-                    formula=FORMULAS.get(node.name) or _custom_formula(node),
-                    local=_local_values(node, g0))
+        step = Step(
+            index=len(self.steps) + 1,
+            op=node.name,
+            output=out_label,
+            out_shape=tuple(out_shape),
+            inputs=ins,
+            upstream=None if g0 is None else np.array(g0, copy=True),
+            contributions=contribs,
+            formula=FORMULAS.get(node.name) or _custom_formula(node),
+            local=_local_values(node, g0),
+        )
         raw = list(raw) + [None] * (len(sent) - len(list(raw)))
         for t, r, s in zip(node.inputs or (), raw, sent):
             if s is None:
@@ -265,15 +292,24 @@ class _Recorder:
             r = np.asarray(r)
             axes = _reduction_axes(r.shape, s.shape) if r.shape != s.shape else ()
             cast = f"{r.dtype} -> {s.dtype}" if r.dtype != s.dtype else ""
-            step.sent.append(Sent(self._label(t), tuple(s.shape), np.array(s, copy=True),
-                                  tuple(r.shape), axes, cast))
+            step.sent.append(
+                Sent(
+                    self._label(t),
+                    tuple(s.shape),
+                    np.array(s, copy=True),
+                    tuple(r.shape),
+                    axes,
+                    cast,
+                )
+            )
         self.steps.append(step)
         self.current = f"#{step.index} {node.name}"
 
     def leaf(self, t, g):
         contribs = self.contrib.get(id(t), [])
-        self.leaf_totals.append(Leaf(self._label(t), tuple(t.shape), np.array(g, copy=True),
-                                     contribs))
+        self.leaf_totals.append(
+            Leaf(self._label(t), tuple(t.shape), np.array(g, copy=True), contribs)
+        )
 
     def _label(self, t):
         key = id(t) if t.grad_fn is None else (id(t.grad_fn), t._out_idx)
@@ -323,7 +359,7 @@ def _labels(output, names):
         if t.grad_fn is None:
             name = t.name or by_id.get(id(t))
             if name is None and not t.requires_grad and t.data.size == 1:
-                name = f"{float(t.data.reshape(-1)[0]):g}"        # a constant
+                name = f"{float(t.data.reshape(-1)[0]):g}"  # a constant
             elif name is None:
                 name = f"{'leaf' if t.requires_grad else 'const'}{k}"
                 k += 1
@@ -340,11 +376,19 @@ def explain(output, names=None, gradient=None, retain_graph=False):
     names: optional labels for tensors, a dict {name: tensor} or a Module (its
     parameter names). Tensors with `.name` set use it."""
     if not output.requires_grad:
-        raise RuntimeError("explain: the output does not require grad, so there is nothing to explain")
+        raise RuntimeError(
+            "explain: the output does not require grad, so there is nothing to explain"
+        )
     labels = _labels(output, names)
     rec = _Recorder(labels)
-    run_backward([output], [root_grad(output, gradient, "explain")],
-                 retain_graph=retain_graph, observer=rec)
-    return Trace(rec.steps, rec.leaf_totals, labels.get(
-        id(output) if output.grad_fn is None else (id(output.grad_fn), output._out_idx),
-        ("output", ()))[0])
+    run_backward(
+        [output], [root_grad(output, gradient, "explain")], retain_graph=retain_graph, observer=rec
+    )
+    return Trace(
+        rec.steps,
+        rec.leaf_totals,
+        labels.get(
+            id(output) if output.grad_fn is None else (id(output.grad_fn), output._out_idx),
+            ("output", ()),
+        )[0],
+    )

@@ -31,7 +31,7 @@ class _GradSwitch:
     def __new__(cls, fn=None, *args, **kwargs):
         self = super().__new__(cls)
         if fn is not None and callable(fn) and cls is not set_grad_enabled:
-            return self(fn)                 # bare decorator: @cg.no_grad
+            return self(fn)  # bare decorator: @cg.no_grad
         return self
 
     def __enter__(self):
@@ -76,7 +76,7 @@ class set_grad_enabled(_GradSwitch):
 
     def __call__(self, fn):
         flag = self.flag
-        _mode.enabled = self._prev          # used as a decorator: undo the switch
+        _mode.enabled = self._prev  # used as a decorator: undo the switch
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):

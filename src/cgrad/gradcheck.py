@@ -53,9 +53,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         for r in range(o.data.size):
             seed = np.zeros(o.data.size)
             seed[r] = 1.0
-            gs = _grad([o], [xs[i] for i in wrt],
-                       grad_outputs=[Tensor._make(seed.reshape(o.shape).astype(o.dtype))],
-                       retain_graph=True, allow_unused=True)
+            gs = _grad(
+                [o],
+                [xs[i] for i in wrt],
+                grad_outputs=[Tensor._make(seed.reshape(o.shape).astype(o.dtype))],
+                retain_graph=True,
+                allow_unused=True,
+            )
             for i, g in zip(wrt, gs):
                 if g is not None:
                     analytic[i][k][r] = g.data.reshape(-1)
@@ -90,7 +94,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     lines = []
     for i, k, r, j, a, n in worst:
         idx = tuple(int(v) for v in np.unravel_index(j, xs[i].shape)) if xs[i].ndim else ()
-        lines.append(f"input {i} (shape {xs[i].shape}): d output[{k}] element {r} / d x{list(idx)}"
-                     f" analytic {a:.8g} vs numeric {n:.8g} (difference {abs(a - n):.3g})")
-    raise GradcheckError("gradcheck failed: analytic and numeric gradients differ\n  "
-                         + "\n  ".join(lines))
+        lines.append(
+            f"input {i} (shape {xs[i].shape}): d output[{k}] element {r} / d x{list(idx)}"
+            f" analytic {a:.8g} vs numeric {n:.8g} (difference {abs(a - n):.3g})"
+        )
+    raise GradcheckError(
+        "gradcheck failed: analytic and numeric gradients differ\n  " + "\n  ".join(lines)
+    )

@@ -29,9 +29,9 @@ import warnings
 import numpy as np
 
 from ._tape import prepare_grad as _prepare_grad
-from .autograd import _CustomOp, FunctionCtx
-from .grad_mode import no_grad
+from .autograd import FunctionCtx, _CustomOp
 from .explain import FORMULAS, graph_of
+from .grad_mode import no_grad
 from .optable import LINEAR_ACTS
 from .tensor import Tensor
 
@@ -101,8 +101,19 @@ def _check_op(node, out, rng, eps, tol):
 
 # ------------------------------------------------------------ check_grads
 class ParamCheck:
-    __slots__ = ("name", "shape", "max_abs", "max_rel", "worst_index", "analytic", "numeric",
-                 "eps", "checked", "total", "ok")
+    __slots__ = (
+        "name",
+        "shape",
+        "max_abs",
+        "max_rel",
+        "worst_index",
+        "analytic",
+        "numeric",
+        "eps",
+        "checked",
+        "total",
+        "ok",
+    )
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -115,7 +126,13 @@ class GradReport:
     (the first op whose backward disagrees, or None), `.ok`, `.notes`."""
 
     def __init__(self, params, ops, culprit, notes, dtype):
-        self.params, self.ops, self.culprit, self.notes, self.dtype = params, ops, culprit, notes, dtype
+        self.params, self.ops, self.culprit, self.notes, self.dtype = (
+            params,
+            ops,
+            culprit,
+            notes,
+            dtype,
+        )
 
     @property
     def ok(self):
@@ -131,13 +148,34 @@ class GradReport:
         raise KeyError(name)
 
     def __str__(self):
-        head = ("parameter", "shape", "max abs err", "max rel err", "worst index",
-                "analytic", "numeric", "eps", "checked", "")
+        head = (
+            "parameter",
+            "shape",
+            "max abs err",
+            "max rel err",
+            "worst index",
+            "analytic",
+            "numeric",
+            "eps",
+            "checked",
+            "",
+        )
         rows = [head]
         for p in self.params:
-            rows.append((p.name, str(p.shape), f"{p.max_abs:.2e}", f"{p.max_rel:.2e}",
-                         str(p.worst_index), f"{p.analytic:.6g}", f"{p.numeric:.6g}",
-                         f"{p.eps:g}", f"{p.checked}/{p.total}", "ok" if p.ok else "MISMATCH"))
+            rows.append(
+                (
+                    p.name,
+                    str(p.shape),
+                    f"{p.max_abs:.2e}",
+                    f"{p.max_rel:.2e}",
+                    str(p.worst_index),
+                    f"{p.analytic:.6g}",
+                    f"{p.numeric:.6g}",
+                    f"{p.eps:g}",
+                    f"{p.checked}/{p.total}",
+                    "ok" if p.ok else "MISMATCH",
+                )
+            )
         w = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = [f"cg.check_grads: central differences in {self.dtype}"]
         for k, r in enumerate(rows):
@@ -147,13 +185,16 @@ class GradReport:
         if self.ok:
             lines.append("All parameter gradients agree with finite differences.")
         elif self.culprit:
-            lines.append(f"The first op whose backward disagrees (in backward order): "
-                         f"{self.culprit}")
+            lines.append(
+                f"The first op whose backward disagrees (in backward order): {self.culprit}"
+            )
         else:
             lines.append("Gradients disagree, but every replayable op checked out on its own.")
         if self.ops and not self.ok:
-            lines.append("Per-op check (backward order): " + ", ".join(
-                f"{name}: {st}" for _, name, st, _ in self.ops))
+            lines.append(
+                "Per-op check (backward order): "
+                + ", ".join(f"{name}: {st}" for _, name, st, _ in self.ops)
+            )
         lines += self.notes
         return "\n".join(lines)
 
@@ -180,8 +221,9 @@ def _loss(model, loss_fn, batch):
     return loss
 
 
-def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entries=64,
-                op_tol=1e-5, seed=0):
+def check_grads(
+    model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entries=64, op_tol=1e-5, seed=0
+):
     """Central-difference check of every parameter's gradient, in float64.
 
     Returns a GradReport (print it). `max_entries` caps the entries checked
@@ -191,13 +233,18 @@ def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entr
     rng = np.random.default_rng(seed)
     notes = []
     f32 = [n for n, p in model.named_parameters() if p.data.dtype == np.float32]
-    f32 += [f"input {i}" for i, b in enumerate(batch)
-            if isinstance(b, (Tensor, np.ndarray)) and np.asarray(b).dtype == np.float32]
+    f32 += [
+        f"input {i}"
+        for i, b in enumerate(batch)
+        if isinstance(b, (Tensor, np.ndarray)) and np.asarray(b).dtype == np.float32
+    ]
     if f32:
-        msg = ("check_grads: float32 finite differences are unreliable (round-off of about "
-               f"{np.finfo(np.float32).eps:.1e} x |loss| / eps swamps the derivative; "
-               f"float32 in: {', '.join(f32[:4])}{'...' if len(f32) > 4 else ''}), "
-               "so the check re-runs on a float64 copy of the model and the batch")
+        msg = (
+            "check_grads: float32 finite differences are unreliable (round-off of about "
+            f"{np.finfo(np.float32).eps:.1e} x |loss| / eps swamps the derivative; "
+            f"float32 in: {', '.join(f32[:4])}{'...' if len(f32) > 4 else ''}), "
+            "so the check re-runs on a float64 copy of the model and the batch"
+        )
         warnings.warn(msg, CheckGradsWarning, stacklevel=2)
         notes.append("Note: " + msg + ".")
     m = copy.deepcopy(model).double()
@@ -210,16 +257,25 @@ def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entr
     nodes, tensors = graph_of(loss)
     outs = {id(t.grad_fn): t for key, t in tensors.items() if t.grad_fn is not None}
     loss.backward(retain_graph=True)
-    analytic = {n: (np.zeros(p.shape) if p.grad is None else np.array(p.grad.data, dtype=np.float64))
-                for n, p in params}
+    analytic = {
+        n: (np.zeros(p.shape) if p.grad is None else np.array(p.grad.data, dtype=np.float64))
+        for n, p in params
+    }
 
     results = []
     for name, p in params:
         flat = p.data.reshape(-1)
         a = analytic[name].reshape(-1)
         n = flat.size
-        idx = np.arange(n) if n <= max_entries else np.unique(np.concatenate(
-            [rng.choice(n, max_entries - 1, replace=False), [int(np.argmax(np.abs(a)))]]))
+        idx = (
+            np.arange(n)
+            if n <= max_entries
+            else np.unique(
+                np.concatenate(
+                    [rng.choice(n, max_entries - 1, replace=False), [int(np.argmax(np.abs(a)))]]
+                )
+            )
+        )
         num = np.empty(len(idx))
         with no_grad():
             for k, j in enumerate(idx):
@@ -236,12 +292,21 @@ def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entr
         bad = ~(err <= atol + rtol * np.abs(num))
         w = int(np.argmax(np.where(np.isnan(err), np.inf, err))) if len(idx) else 0
         worst = tuple(int(v) for v in np.unravel_index(int(idx[w]), p.shape)) if len(idx) else ()
-        results.append(ParamCheck(
-            name=name, shape=tuple(p.shape), max_abs=float(err.max()) if len(idx) else 0.0,
-            max_rel=float(rel.max()) if len(idx) else 0.0,
-            worst_index=worst, analytic=float(ana[w]) if len(idx) else 0.0,
-            numeric=float(num[w]) if len(idx) else 0.0, eps=eps, checked=len(idx), total=n,
-            ok=not bool(bad.any())))
+        results.append(
+            ParamCheck(
+                name=name,
+                shape=tuple(p.shape),
+                max_abs=float(err.max()) if len(idx) else 0.0,
+                max_rel=float(rel.max()) if len(idx) else 0.0,
+                worst_index=worst,
+                analytic=float(ana[w]) if len(idx) else 0.0,
+                numeric=float(num[w]) if len(idx) else 0.0,
+                eps=eps,
+                checked=len(idx),
+                total=n,
+                ok=not bool(bad.any()),
+            )
+        )
 
     op_results, culprit = [], None
     if not all(r.ok for r in results):
@@ -249,24 +314,38 @@ def check_grads(model, loss_fn, *batch, eps=1e-6, atol=1e-6, rtol=1e-4, max_entr
         for nd in sorted(nodes, key=lambda x: -x.seq):
             out = outs.get(id(nd))
             try:
-                st, errv, bad_in = _check_op(nd, out, rng, 1e-6, op_tol) if out is not None \
+                st, errv, bad_in = (
+                    _check_op(nd, out, rng, 1e-6, op_tol)
+                    if out is not None
                     else ("skipped", 0.0, None)
-            except Exception as e:         # an op we cannot replay
+                )
+            except Exception as e:  # an op we cannot replay
                 st, errv, bad_in = f"skipped ({type(e).__name__})", 0.0, None
             op_results.append((order[id(nd)], nd.name, st, errv))
             if st == "mismatch" and culprit is None:
                 formula = FORMULAS.get(nd.name)
-                culprit = (f"'{nd.name}' (forward step {order[id(nd)]} of {len(nodes)}; "
-                           f"its gradient for input {bad_in} fails a directional-derivative test, "
-                           f"relative error {errv:.2g})"
-                           + (f"; its derivative should be: {formula}" if formula else ""))
+                culprit = (
+                    f"'{nd.name}' (forward step {order[id(nd)]} of {len(nodes)}; "
+                    f"its gradient for input {bad_in} fails a directional-derivative test, "
+                    f"relative error {errv:.2g})"
+                    + (f"; its derivative should be: {formula}" if formula else "")
+                )
     return GradReport(results, op_results, culprit, notes, "float64")
 
 
 # ------------------------------------------------------------ grad_health
 class LayerHealth:
-    __slots__ = ("name", "grad_norm", "weight_norm", "ratio", "zero_grad_units", "units",
-                 "dead", "saturated", "activation")
+    __slots__ = (
+        "name",
+        "grad_norm",
+        "weight_norm",
+        "ratio",
+        "zero_grad_units",
+        "units",
+        "dead",
+        "saturated",
+        "activation",
+    )
 
     def __init__(self, **kw):
         for k in self.__slots__:
@@ -278,7 +357,12 @@ class HealthReport:
     ("vanishing", "exploding" or "healthy"), `.reason` and `.thresholds`."""
 
     def __init__(self, layers, verdict, reason, thresholds):
-        self.layers, self.verdict, self.reason, self.thresholds = layers, verdict, reason, thresholds
+        self.layers, self.verdict, self.reason, self.thresholds = (
+            layers,
+            verdict,
+            reason,
+            thresholds,
+        )
 
     def __getitem__(self, name):
         for lay in self.layers:
@@ -287,14 +371,28 @@ class HealthReport:
         raise KeyError(name)
 
     def __str__(self):
-        head = ("layer", "|grad|", "|grad|/|w|", "zero-grad units", "activation", "dead", "saturated")
+        head = (
+            "layer",
+            "|grad|",
+            "|grad|/|w|",
+            "zero-grad units",
+            "activation",
+            "dead",
+            "saturated",
+        )
         rows = [head]
-        for l in self.layers:
-            rows.append((l.name, f"{l.grad_norm:.3e}", f"{l.ratio:.3e}",
-                         "-" if l.units is None else f"{l.zero_grad_units}/{l.units}",
-                         l.activation or "-",
-                         "-" if l.dead is None else f"{l.dead:.0%}",
-                         "-" if l.saturated is None else f"{l.saturated:.0%}"))
+        for layer in self.layers:
+            rows.append(
+                (
+                    layer.name,
+                    f"{layer.grad_norm:.3e}",
+                    f"{layer.ratio:.3e}",
+                    "-" if layer.units is None else f"{layer.zero_grad_units}/{layer.units}",
+                    layer.activation or "-",
+                    "-" if layer.dead is None else f"{layer.dead:.0%}",
+                    "-" if layer.saturated is None else f"{layer.saturated:.0%}",
+                )
+            )
         w = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["cg.grad_health (input side first)"]
         for k, r in enumerate(rows):
@@ -303,11 +401,13 @@ class HealthReport:
                 lines.append("  " + "  ".join("-" * x for x in w))
         t = self.thresholds
         lines.append(f"verdict: {self.verdict.upper()} - {self.reason}")
-        lines.append(f"thresholds: exploding if a gradient is NaN/Inf or a layer's |grad| > "
-                     f"{t['explode_norm']:g}; vanishing if every |grad| < {t['tiny']:g} or the "
-                     f"smallest layer |grad| < {t['vanish_ratio']:g} x the largest; "
-                     f"dead ReLU unit = 0 for every sample; saturated = sigmoid outside "
-                     f"[{t['sat']:g}, {1 - t['sat']:g}] or |tanh| > {1 - 2 * t['sat']:g}")
+        lines.append(
+            f"thresholds: exploding if a gradient is NaN/Inf or a layer's |grad| > "
+            f"{t['explode_norm']:g}; vanishing if every |grad| < {t['tiny']:g} or the "
+            f"smallest layer |grad| < {t['vanish_ratio']:g} x the largest; "
+            f"dead ReLU unit = 0 for every sample; saturated = sigmoid outside "
+            f"[{t['sat']:g}, {1 - t['sat']:g}] or |tanh| > {1 - 2 * t['sat']:g}"
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -326,13 +426,16 @@ def _layers(model):
             else:
                 out += [(f"{prefix}.{n}" if prefix else n, [p], None) for n, p in ps]
         return out
-    items = model.items() if isinstance(model, dict) else \
-        [(getattr(p, "name", None) or f"param{i}", p) for i, p in enumerate(model)]
+    items = (
+        model.items()
+        if isinstance(model, dict)
+        else [(getattr(p, "name", None) or f"param{i}", p) for i, p in enumerate(model)]
+    )
     return [(n, [p], None) for n, p in items]
 
 
 _ACTS = {"ReLU": "relu", "LeakyReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
-FUSED_ACTS = [name for name in LINEAR_ACTS if name is not None]   # Linear(..., activation=)
+FUSED_ACTS = [name for name in LINEAR_ACTS if name is not None]  # Linear(..., activation=)
 
 
 def _capture(model, inputs):
@@ -357,11 +460,12 @@ def _capture(model, inputs):
             elif mod._parameters:
                 last_layer[0] = names[id(mod)]
             return y
+
         object.__setattr__(mod, "forward", forward)
         patched.append(mod)
 
     for _, mod in model.named_modules():
-        if not mod._modules:               # leaves of the module tree
+        if not mod._modules:  # leaves of the module tree
             wrap(mod)
     try:
         with no_grad():
@@ -397,12 +501,19 @@ def grad_health(model, *inputs, vanish_ratio=1e-2, explode_norm=10.0, tiny=1e-7,
                 if p.grad is not None and p.ndim == 1:
                     rows = rows + np.abs(p.grad.data)
             units, zero = int(rows.size), int(np.count_nonzero(rows == 0))
-        layers.append(LayerHealth(name=name, grad_norm=gn, weight_norm=wn,
-                                  ratio=gn / wn if wn > 0 else math.inf,
-                                  zero_grad_units=zero, units=units))
+        layers.append(
+            LayerHealth(
+                name=name,
+                grad_norm=gn,
+                weight_norm=wn,
+                ratio=gn / wn if wn > 0 else math.inf,
+                zero_grad_units=zero,
+                units=units,
+            )
+        )
 
     if inputs and hasattr(model, "named_modules"):
-        by_name = {l.name: l for l in layers}
+        by_name = {layer.name: layer for layer in layers}
         for kind, y, after in _capture(model, inputs):
             y2 = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
             target = by_name.get(after)
@@ -416,30 +527,51 @@ def grad_health(model, *inputs, vanish_ratio=1e-2, explode_norm=10.0, tiny=1e-7,
             else:
                 target.saturated = float(np.mean(np.abs(y2) > 1 - 2 * sat))
 
-    norms = [l.grad_norm for l in layers]
+    norms = [layer.grad_norm for layer in layers]
     if not norms:
         raise ValueError("grad_health: the model has no parameters")
     if all(p.grad is None for _, ps, _ in _layers(model) for p in ps):
         raise RuntimeError("grad_health: no parameter has a gradient; call backward() first")
     hi, lo = max(norms), min(norms)
-    big = max(layers, key=lambda l: l.grad_norm)
-    small = min(layers, key=lambda l: l.grad_norm)
+    big = max(layers, key=lambda layer: layer.grad_norm)
+    small = min(layers, key=lambda layer: layer.grad_norm)
     if not all(math.isfinite(n) for n in norms):
         verdict, reason = "exploding", "a gradient is NaN or Inf"
     elif hi > explode_norm:
-        verdict, reason = "exploding", (f"layer {big.name} has |grad| = {hi:.3g} > {explode_norm:g} "
-                                        f"(|grad|/|w| = {big.ratio:.3g})")
+        verdict, reason = (
+            "exploding",
+            (
+                f"layer {big.name} has |grad| = {hi:.3g} > {explode_norm:g} "
+                f"(|grad|/|w| = {big.ratio:.3g})"
+            ),
+        )
     elif hi < tiny:
         verdict, reason = "vanishing", f"every layer has |grad| < {tiny:g} (largest {hi:.3g})"
     elif lo < vanish_ratio * hi:
-        verdict, reason = "vanishing", (f"layer {small.name} has |grad| = {lo:.3g}, "
-                                        f"{lo / hi:.2g} x the largest ({big.name}: {hi:.3g}) "
-                                        f"< {vanish_ratio:g}")
+        verdict, reason = (
+            "vanishing",
+            (
+                f"layer {small.name} has |grad| = {lo:.3g}, "
+                f"{lo / hi:.2g} x the largest ({big.name}: {hi:.3g}) "
+                f"< {vanish_ratio:g}"
+            ),
+        )
     else:
-        verdict, reason = "healthy", (f"layer |grad| spans {lo:.3g} to {hi:.3g} "
-                                      f"(ratio {lo / hi:.2g} >= {vanish_ratio:g}, max <= "
-                                      f"{explode_norm:g})")
+        verdict, reason = (
+            "healthy",
+            (
+                f"layer |grad| spans {lo:.3g} to {hi:.3g} "
+                f"(ratio {lo / hi:.2g} >= {vanish_ratio:g}, max <= "
+                f"{explode_norm:g})"
+            ),
+        )
     if verdict == "exploding" and len(norms) > 1 and lo < vanish_ratio * hi:
-        reason += f"; the gradients also shrink {hi / max(lo, 1e-300):.3g}x toward layer {small.name}"
-    return HealthReport(layers, verdict, reason,
-                        dict(vanish_ratio=vanish_ratio, explode_norm=explode_norm, tiny=tiny, sat=sat))
+        reason += (
+            f"; the gradients also shrink {hi / max(lo, 1e-300):.3g}x toward layer {small.name}"
+        )
+    return HealthReport(
+        layers,
+        verdict,
+        reason,
+        dict(vanish_ratio=vanish_ratio, explode_norm=explode_norm, tiny=tiny, sat=sat),
+    )

@@ -66,8 +66,12 @@ def _doc(r):
 # ---------------------------------------------------------------- Tensor methods
 def _unary_env(r):
     env = _param_env(r)
-    env.update(OP=ops.OP_CLASSES[r.name], REC=_tape.fast_op(r.name) if r.fast else None,
-               fast=_tape.unary, generic=unary)
+    env.update(
+        OP=ops.OP_CLASSES[r.name],
+        REC=_tape.fast_op(r.name) if r.fast else None,
+        fast=_tape.unary,
+        generic=unary,
+    )
     return env
 
 
@@ -90,15 +94,21 @@ def _unary_methods(r):
         out = {r.method: _compile(r.method, src, env, r.name)}
     if r.inplace_method:
         name = r.method + "_"
-        src = (f"def {name}(self{_sig(r)}):\n{_check_line(r)}"
-               f"    return {_unary_inplace_call(r, 'self')}\n")
+        src = (
+            f"def {name}(self{_sig(r)}):\n{_check_line(r)}"
+            f"    return {_unary_inplace_call(r, 'self')}\n"
+        )
         out[name] = _compile(name, src, env, r.name + "_")
     return out
 
 
 def _binary_methods(r):
-    env = {"OP": ops.OP_CLASSES[r.name], "REC": _tape.fast_op(r.name) if r.fast else None,
-           "fast": _tape.binary, "generic": binary}
+    env = {
+        "OP": ops.OP_CLASSES[r.name],
+        "REC": _tape.fast_op(r.name) if r.fast else None,
+        "fast": _tape.binary,
+        "generic": binary,
+    }
     call = "fast(REC, self, other)" if r.fast else "generic(OP, self, other)"
     src = f"def {r.method}(self, other):\n    return {call}\n"
     return {r.method: _compile(r.method, src, env, r.name)}
@@ -106,20 +116,27 @@ def _binary_methods(r):
 
 def _reduce_methods(r):
     env = {"OP": ops.OP_CLASSES[r.name], "reduce": reduce}
-    src = (f"def {r.method}(self, dim=None, keepdim=False, axis=None):\n"
-           f"    return reduce(OP, self, dim, keepdim, axis)\n")
+    src = (
+        f"def {r.method}(self, dim=None, keepdim=False, axis=None):\n"
+        f"    return reduce(OP, self, dim, keepdim, axis)\n"
+    )
     return {r.method: _compile(r.method, src, env, r.name)}
 
 
 def _softmax_methods(r):
     env = {"OP": ops.OP_CLASSES[r.name], "softmax_like": softmax_like}
-    src = (f"def {r.method}(self, dim=-1, axis=None):\n"
-           f"    return softmax_like(OP, self, dim, axis)\n")
+    src = (
+        f"def {r.method}(self, dim=-1, axis=None):\n    return softmax_like(OP, self, dim, axis)\n"
+    )
     return {r.method: _compile(r.method, src, env, r.name)}
 
 
-_METHOD_BUILDERS = {"unary": _unary_methods, "binary": _binary_methods,
-                    "reduce": _reduce_methods, "softmax": _softmax_methods}
+_METHOD_BUILDERS = {
+    "unary": _unary_methods,
+    "binary": _binary_methods,
+    "reduce": _reduce_methods,
+    "softmax": _softmax_methods,
+}
 
 
 def methods_of(r):
@@ -153,8 +170,10 @@ def _as_tensor(x, who):
 def _function_src(r, name):
     """cg.<name>(input, ...): the op on as_tensor(input), with the method's arguments."""
     if r.family == "unary":
-        return (f"def {name}(input{_sig(r)}):\n    t = as_tensor(input, {name!r})\n"
-                f"{_check_line(r)}    return {_unary_call(r, 't')}\n")
+        return (
+            f"def {name}(input{_sig(r)}):\n    t = as_tensor(input, {name!r})\n"
+            f"{_check_line(r)}    return {_unary_call(r, 't')}\n"
+        )
     if r.family == "binary":
         sig, args = ", other", "other"
     elif r.family == "reduce":
@@ -189,14 +208,18 @@ def functional_forms():
             continue
         if r.family == "softmax":
             env = {"OP": ops.OP_CLASSES[r.name], "softmax_like": softmax_like}
-            src = (f"def {r.name}(input, dim=-1):\n"
-                   f"    return softmax_like(OP, as_tensor(input, {r.name!r}), dim)\n")
+            src = (
+                f"def {r.name}(input, dim=-1):\n"
+                f"    return softmax_like(OP, as_tensor(input, {r.name!r}), dim)\n"
+            )
         else:
             env = _unary_env(r)
             body = f"    t = as_tensor(input, {r.name!r})\n{_check_line(r)}"
             if r.inplace:
-                body += (f"    return {_unary_inplace_call(r, 't')} if inplace "
-                         f"else {_unary_call(r, 't')}\n")
+                body += (
+                    f"    return {_unary_inplace_call(r, 't')} if inplace "
+                    f"else {_unary_call(r, 't')}\n"
+                )
             else:
                 body += f"    return {_unary_call(r, 't')}\n"
             src = f"def {r.name}(input{_sig(r)}{', inplace=False' if r.inplace else ''}):\n" + body
@@ -217,7 +240,9 @@ def module_class(r, module_base, functional):
     else:
         params = r.params
     names = [p.name for p in params] + (["inplace"] if r.inplace else [])
-    sig = "".join(f", {p.name}=D_{p.name}" for p in params) + (", inplace=False" if r.inplace else "")
+    sig = "".join(f", {p.name}=D_{p.name}" for p in params) + (
+        ", inplace=False" if r.inplace else ""
+    )
     lines = [f"def __init__(self{sig}):", "    Base.__init__(self)"]
     for p in params:
         if p.convert is not None:
@@ -245,15 +270,20 @@ def module_class(r, module_base, functional):
             parts.append("inplace=True")
         return ", ".join(parts)
 
-    body = {"__init__": env["__init__"], "forward": env["forward"], "extra_repr": extra_repr,
-            "__doc__": f"nn.{r.module}: {r.math}.\n\nDerivative: {r.formula}.",
-            "__module__": module_base.__module__.rsplit(".", 1)[0] + ".activation",
-            "row": r}
+    body = {
+        "__init__": env["__init__"],
+        "forward": env["forward"],
+        "extra_repr": extra_repr,
+        "__doc__": f"nn.{r.module}: {r.math}.\n\nDerivative: {r.formula}.",
+        "__module__": module_base.__module__.rsplit(".", 1)[0] + ".activation",
+        "row": r,
+    }
     if r.fuse is not None:
         fuse_params = [p.name for p in params]
 
         def fused(self):
             """The fused-linear activation this module is (Sequential fuses Linear + it)."""
             return r.fuse(**{n: getattr(self, n) for n in fuse_params})
+
         body["fused"] = property(fused)
     return type(r.module, (module_base,), body)

@@ -24,17 +24,18 @@ from . import optable
 from ._tape import apply  # noqa: F401  (runs an op, records its entry: compiled)
 from .engine import contiguous as _c
 
-OP_CLASSES = {}            # op name -> op class, for every row of the op table
+OP_CLASSES = {}  # op name -> op class, for every row of the op table
 
 
 class Op:
     name = "op"
-    row = None             # the op's row in the op table
-    saves = ()             # indices of inputs whose data backward reads (from the row)
-    saves_output = False   # whether backward reads the output (from the row)
-    view = False           # whether the output may be a view of input 0
-    fresh_grads = False    # whether backward returns only arrays it allocated: the
-                           # engine may then give them to a leaf's .grad uncopied
+    row = None  # the op's row in the op table
+    saves = ()  # indices of inputs whose data backward reads (from the row)
+    saves_output = False  # whether backward reads the output (from the row)
+    view = False  # whether the output may be a view of input 0
+    # whether backward returns only arrays it allocated: the engine may then give
+    # them to a leaf's .grad uncopied
+    fresh_grads = False
 
     @classmethod
     def local_values(cls, node, upstream, K):
@@ -48,7 +49,7 @@ class Op:
 def _bind(cls, r):
     cls.name, cls.row, cls.kernels = r.name, r, r.kernels
     cls.saves, cls.saves_output = r.saved_inputs, r.saves_output
-    for n in r.inputs:                    # keep_x, keep_a, ...: what forward stashes
+    for n in r.inputs:  # keep_x, keep_a, ...: what forward stashes
         setattr(cls, "keep_" + n, n in r.saves)
     cls.keep_out = r.saves_output
     OP_CLASSES[r.name] = cls
@@ -61,6 +62,7 @@ def implements(name):
 
     def bind(cls):
         return _bind(cls, r)
+
     return bind
 
 
@@ -200,7 +202,7 @@ class Binary(Op):
 class Add(Binary):
     """out = a + b;  da = dout, db = dout (no kernel call: dout itself)"""
 
-    fresh_grads = False   # returns dout itself
+    fresh_grads = False  # returns dout itself
 
     @staticmethod
     def backward(ctx, g):
@@ -211,7 +213,7 @@ class Add(Binary):
 class Sub(Binary):
     """out = a - b;  da = dout, db = -dout (da is dout itself)"""
 
-    fresh_grads = False   # returns dout itself for a
+    fresh_grads = False  # returns dout itself for a
 
     @staticmethod
     def backward(ctx, g):
@@ -262,10 +264,13 @@ class Reduce(Op):
     def forward(cls, ctx, x, axes, keepdim):
         x = _c(x)
         shape = x.shape
-        if not axes:                          # 0-d input: reduce the lone element
+        if not axes:  # 0-d input: reduce the lone element
             x, axes = x.reshape(1), (0,)
-        kept = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdim \
+        kept = (
+            tuple(1 if i in axes else n for i, n in enumerate(shape))
+            if keepdim
             else tuple(n for i, n in enumerate(shape) if i not in axes)
+        )
         out = np.empty(kept, dtype=x.dtype)
         getattr(_bk.K, cls.kernels[0])(out, x, axes)
         ctx.axes, ctx.shape, ctx.xshape = axes, shape, x.shape
@@ -361,22 +366,22 @@ class MatMul(Op):
         if b.dtype != dtype:
             b = b.astype(dtype)
         ctx.ashape, ctx.bshape = ashape, bshape = a.shape, b.shape
-        if a.ndim == 1:                      # (k,) @ ... : a row vector, dropped after
+        if a.ndim == 1:  # (k,) @ ... : a row vector, dropped after
             a = a.reshape(1, -1)
-        if b.ndim == 1:                      # ... @ (k,) : a column vector, dropped after
+        if b.ndim == 1:  # ... @ (k,) : a column vector, dropped after
             b = b.reshape(-1, 1)
         m, k = a.shape[-2:]
         k2, n = b.shape[-2:]
         if k != k2:
             raise ValueError(f"matmul: shapes {ashape} and {bshape} are not aligned")
-        if len(ashape) == 2 and len(bshape) == 2:   # the common case: 2-D kernel calls
+        if len(ashape) == 2 and len(bshape) == 2:  # the common case: 2-D kernel calls
             sa, ta = _as_matrix(a)
             sb, tb = _as_matrix(b)
             out = np.empty((m, n), dtype=dtype)
             _bk.K.matmul(out, sa, sb, ta, tb, False)
             ctx.sa, ctx.ta, ctx.sb, ctx.tb = sa, ta, sb, tb
             return out
-        if a.ndim == 2 and b.ndim == 2:          # a 1-D operand: no batch bookkeeping
+        if a.ndim == 2 and b.ndim == 2:  # a 1-D operand: no batch bookkeeping
             batch, nb = (), 1
         else:
             batch = broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
@@ -393,27 +398,27 @@ class MatMul(Op):
     @staticmethod
     def backward(ctx, g):
         sa, ta, sb, tb = ctx.sa, ctx.ta, ctx.sb, ctx.tb
-        if sa.ndim == 2:                          # 2-D A and B (also _tape's fast path)
+        if sa.ndim == 2:  # 2-D A and B (also _tape's fast path)
             g = _c(g)
             da = db = None
             if ctx.needs_input_grad[0]:
                 da = np.empty((g.shape[0], sb.shape[1] if tb else sb.shape[0]), dtype=g.dtype)
-                _bk.K.matmul(da, g, sb, False, not tb, False)               # dA = dC B^T
+                _bk.K.matmul(da, g, sb, False, not tb, False)  # dA = dC B^T
             if ctx.needs_input_grad[1]:
                 db = np.empty((sa.shape[0] if ta else sa.shape[1], g.shape[1]), dtype=g.dtype)
-                _bk.K.matmul(db, sa, g, not ta, False, False)               # dB = A^T dC
+                _bk.K.matmul(db, sa, g, not ta, False, False)  # dB = A^T dC
             return da, db
         m, k, n, batch = ctx.m, ctx.k, ctx.n, ctx.batch
         # explicit batch size: with m * n == 0 a -1 could not be inferred
-        g3 = _c(g).reshape(ctx.nb, m, n)          # explicit: -1 fails when m * n == 0
+        g3 = _c(g).reshape(ctx.nb, m, n)  # explicit: -1 fails when m * n == 0
         da = db = None
         if ctx.needs_input_grad[0]:
             da = np.zeros((sa.shape[0], m, k), dtype=g3.dtype)
-            _bk.K.matmul(da, g3, sb, False, not tb, True)              # dA = dC B^T
+            _bk.K.matmul(da, g3, sb, False, not tb, True)  # dA = dC B^T
             da = da.reshape(batch + (m, k)) if sa.shape[0] > 1 else da.reshape(ctx.ashape)
         if ctx.needs_input_grad[1]:
             db = np.zeros((sb.shape[0], k, n), dtype=g3.dtype)
-            _bk.K.matmul(db, sa, g3, not ta, False, True)              # dB = A^T dC
+            _bk.K.matmul(db, sa, g3, not ta, False, True)  # dB = A^T dC
             db = db.reshape(batch + (k, n)) if sb.shape[0] > 1 else db.reshape(ctx.bshape)
         return da, db
 
@@ -484,7 +489,7 @@ class Index(Op):
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
         ctx.shape, ctx.dtype, ctx.key, ctx.advanced = x.shape, x.dtype, key, advanced
-        if not isinstance(y, np.ndarray):        # all-int keys give a NumPy scalar
+        if not isinstance(y, np.ndarray):  # all-int keys give a NumPy scalar
             y = np.asarray(y)
         if advanced:
             ctx.pos = np.arange(x.size, dtype=np.int64).reshape(x.shape)[key]
@@ -496,15 +501,13 @@ class Index(Op):
         if not ctx.advanced:
             dx[ctx.key] = g
             return (dx,)
-        _bk.K.index_add(dx.reshape(-1, 1), _c(ctx.pos).reshape(-1),
-                        _c(g).reshape(-1, 1))
+        _bk.K.index_add(dx.reshape(-1, 1), _c(ctx.pos).reshape(-1), _c(g).reshape(-1, 1))
         return (dx,)
 
 
 @implements("cat")
 class Cat(Op):
     """y = concatenate(xs, axis);  dx_i = the slice of dy that x_i filled"""
-
 
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
@@ -527,7 +530,6 @@ class Cat(Op):
 class Stack(Op):
     """y = stack(xs, axis);  dx_i = dy taken at position i along axis"""
 
-
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
         ctx.axis, ctx.n = axis, len(xs)
@@ -543,7 +545,6 @@ class Stack(Op):
 class Fill(Op):
     """y = value everywhere;  dx = 0 (the old values are gone)"""
 
-
     @staticmethod
     def forward(ctx, x, value):
         return np.full_like(x, value)
@@ -556,7 +557,6 @@ class Fill(Op):
 @implements("copy")
 class Copy(Op):
     """y = src broadcast into x's shape;  dx = 0, dsrc = dy (summed back by the engine)"""
-
 
     @staticmethod
     def forward(ctx, x, src):
@@ -572,7 +572,6 @@ class Copy(Op):
 @implements("setitem")
 class SetItem(Op):
     """y = x with y[key] = v;  dx = dy with dy[key] zeroed, dv = dy[key]"""
-
 
     @staticmethod
     def forward(ctx, x, v, key):
@@ -595,8 +594,11 @@ _FAMILY_BASE = {"unary": Unary, "binary": Binary, "reduce": Reduce, "softmax": S
 def build_family(r, base):
     """The op class of row r in a uniform family: `base` with the row's name,
     kernels and saves (ops_nn builds the loss family the same way)."""
-    cls = type(class_name(r.name), (base,),
-               {"__doc__": f"{r.math};  {r.formula}", "__module__": base.__module__})
+    cls = type(
+        class_name(r.name),
+        (base,),
+        {"__doc__": f"{r.math};  {r.formula}", "__module__": base.__module__},
+    )
     return _bind(cls, r)
 
 

@@ -15,8 +15,11 @@ from .ops import Op, _broadcast, _c, _zeros_if, build_family, class_name, implem
 ACT = {name: code for name, (code, _, _) in optable.LINEAR_ACTS.items()}
 REDUCTION = optable.REDUCTIONS
 # the act codes whose backward reads the pre-activation z (their row saves x)
-ACT_NEEDS_Z = frozenset(code for code, r, _ in optable.LINEAR_ACTS.values()
-                        if r is not None and "x" in optable.row(r).saves)
+ACT_NEEDS_Z = frozenset(
+    code
+    for code, r, _ in optable.LINEAR_ACTS.values()
+    if r is not None and "x" in optable.row(r).saves
+)
 _ACT_BY_CODE = {code: (name, r, p) for name, (code, r, p) in optable.LINEAR_ACTS.items()}
 
 
@@ -34,7 +37,7 @@ class Linear(Op):
         # explicit row count: with in_features == 0 a -1 could not be inferred
         x2 = _c(x).reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), x.shape[-1])
         y = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
-        z = np.empty_like(y) if act in ACT_NEEDS_Z else None       # gelu's backward reads z
+        z = np.empty_like(y) if act in ACT_NEEDS_Z else None  # gelu's backward reads z
         _bk.K.linear_forward(y, z, x2, _c(w), None if b is None else _c(b), act)
         ctx.x2, ctx.w, ctx.has_b, ctx.z, ctx.y, ctx.act = x2, _c(w), b is not None, z, y, act
         ctx.lead = lead
@@ -49,7 +52,9 @@ class Linear(Op):
         dw = np.empty(w.shape, dtype=w.dtype) if needs[1] else None
         db = np.empty(w.shape[0], dtype=w.dtype) if ctx.has_b and needs[2] else None
         scratch = np.empty_like(y) if ctx.act else None
-        _bk.K.linear_backward(dx, dw, db, g2, x2, w, ctx.z, y, ctx.act, scratch, False)  # overwrites
+        _bk.K.linear_backward(
+            dx, dw, db, g2, x2, w, ctx.z, y, ctx.act, scratch, False
+        )  # overwrites
         if dx is not None:
             dx = dx.reshape(ctx.lead + (x2.shape[1],))
         return (dx, dw, db) if ctx.has_b else (dx, dw)
@@ -63,8 +68,13 @@ class Linear(Op):
             return [("act'(z) = 1", ones)]
         r = optable.row(rname)
         d = np.zeros_like(ones)
-        getattr(K, r.kernels[1])(d, ones, node.z if "x" in r.saves else None,
-                                 node.y if "out" in r.saves else None, *params)
+        getattr(K, r.kernels[1])(
+            d,
+            ones,
+            node.z if "x" in r.saves else None,
+            node.y if "out" in r.saves else None,
+            *params,
+        )
         return [(f"{name}'(z)", d)]
 
 
@@ -111,7 +121,13 @@ class CrossEntropy(Op):
         p = np.empty_like(logits)
         _bk.K.cross_entropy_forward(rows, p, logits, target, ignore_index)
         count = int(np.count_nonzero(target != ignore_index))
-        ctx.p, ctx.target, ctx.ignore, ctx.reduction, ctx.count = p, target, ignore_index, reduction, count
+        ctx.p, ctx.target, ctx.ignore, ctx.reduction, ctx.count = (
+            p,
+            target,
+            ignore_index,
+            reduction,
+            count,
+        )
         return _reduced(rows, reduction, count)
 
     @staticmethod
@@ -125,7 +141,9 @@ class CrossEntropy(Op):
     @staticmethod
     def local_values(node, upstream, K):
         dx = np.zeros_like(node.p)
-        K.cross_entropy_backward(dx, np.ones(dx.shape[0], dx.dtype), node.p, node.target, node.ignore)
+        K.cross_entropy_backward(
+            dx, np.ones(dx.shape[0], dx.dtype), node.p, node.target, node.ignore
+        )
         return [("softmax(x) - onehot(t)", dx)]
 
 
@@ -154,7 +172,7 @@ class CrossEntropyProb(Op):
         if ctx.needs_input_grad[0]:
             dx = np.zeros_like(p)
             _bk.K.cross_entropy_prob_backward(dx, dl, p, ctx.target)
-        if ctx.needs_input_grad[1]:                  # dt = -log_softmax(x) * dloss
+        if ctx.needs_input_grad[1]:  # dt = -log_softmax(x) * dloss
             ls = np.empty_like(p)
             _bk.K.log_softmax_forward(ls, ctx.x, 1)
             ndl = np.empty_like(dl)

@@ -59,29 +59,42 @@ backends and both float dtypes, so a forgotten piece fails with the op's name.
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["Param", "OpDef", "OPS", "row", "rows", "DTYPE_RULES", "FAMILIES", "REDUCTIONS",
-           "LINEAR_ACTS"]
+__all__ = [
+    "Param",
+    "OpDef",
+    "OPS",
+    "row",
+    "rows",
+    "DTYPE_RULES",
+    "FAMILIES",
+    "REDUCTIONS",
+    "LINEAR_ACTS",
+]
 
 FAMILIES = ("unary", "binary", "reduce", "softmax", "loss", "special")
 
 DTYPE_RULES = {
-    "float": "float32/float64 in, the same out; integer and bool inputs are "
-             "computed in float32",
-    "promote": "the operands' promoted dtype (torch.result_type); integer-only "
-               "operands compute in NumPy without grad",
+    "float": "float32/float64 in, the same out; integer and bool inputs are computed in float32",
+    "promote": (
+        "the operands' promoted dtype (torch.result_type); integer-only "
+        "operands compute in NumPy without grad"
+    ),
     "same": "the input's dtype, whatever it is (no arithmetic on values)",
-    "sum": "float32/float64 in, the same out; integer and bool tensors that do not "
-           "require grad sum to int64, as torch",
+    "sum": (
+        "float32/float64 in, the same out; integer and bool tensors that do not "
+        "require grad sum to int64, as torch"
+    ),
 }
 
 
 # ---------------------------------------------------------------- parameters
 def real(op, name, value):
     """A real number, as a Python float; a TypeError naming the op otherwise."""
-    if hasattr(value, "data") and hasattr(value, "grad_fn"):       # a one-element Tensor
+    if hasattr(value, "data") and hasattr(value, "grad_fn"):  # a one-element Tensor
         if value.data.size != 1:
-            raise TypeError(f"{op}: {name} must be a real number, got a tensor of shape "
-                            f"{value.data.shape}")
+            raise TypeError(
+                f"{op}: {name} must be a real number, got a tensor of shape {value.data.shape}"
+            )
         value = value.data.reshape(())[()]
     if isinstance(value, (str, bytes, complex)) or not _is_real(value):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
@@ -90,7 +103,9 @@ def real(op, name, value):
 
 def _is_real(v):
     import numbers
+
     import numpy as np
+
     if isinstance(v, np.ndarray):
         return v.size == 1 and v.dtype.kind in "fiub"
     return isinstance(v, numbers.Real)
@@ -98,19 +113,23 @@ def _is_real(v):
 
 def real_or(none_value):
     """A real number, or `none_value` when the argument is None (clamp's bounds)."""
+
     def convert(op, name, value):
         return none_value if value is None else real(op, name, value)
+
     convert.__doc__ = f"a real number, or {none_value} for None"
     return convert
 
 
 def choice(mapping):
     """One of the given strings, passed to the kernel as its mapped number."""
+
     def convert(op, name, value):
         if not isinstance(value, str) or value not in mapping:
             opts = ", ".join(repr(k) for k in mapping)
             raise ValueError(f"{op}: {name} must be one of {opts}, got {value!r}")
         return mapping[value]
+
     convert.__doc__ = "one of " + ", ".join(repr(k) for k in mapping)
     return convert
 
@@ -129,9 +148,11 @@ class Param:
 
 def at_least_one(*names):
     """A row check: at least one of these parameters must be given."""
+
     def check(op, values):
         if all(values[n] is None for n in names):
             raise ValueError(f"{op}: at least one of {' and '.join(names)} must be given")
+
     return check
 
 
@@ -148,7 +169,7 @@ class OpDef:
     dtypes: str = "float"
     fast: bool = False
     kernels: tuple = None
-    method: object = True          # True: the op's name; a str: that name; None: no method
+    method: object = True  # True: the op's name; a str: that name; None: no method
     inplace_method: bool = False
     function: bool = False
     functional: bool = False
@@ -169,8 +190,10 @@ class OpDef:
             raise ValueError(f"op table: {self.name}: unknown dtype rule {self.dtypes!r}")
         for s in self.saves:
             if s not in self.inputs and s != "out":
-                raise ValueError(f"op table: {self.name}: saves {s!r}, which is neither an "
-                                 f"input {self.inputs} nor 'out'")
+                raise ValueError(
+                    f"op table: {self.name}: saves {s!r}, which is neither an "
+                    f"input {self.inputs} nor 'out'"
+                )
         if self.kernels is None and self.family != "special":
             object.__setattr__(self, "kernels", (self.name + "_forward", self.name + "_backward"))
         if self.method is True:
@@ -189,27 +212,59 @@ class OpDef:
 def _unary(name, math, formula, saves, torch, **kw):
     kw.setdefault("inplace_method", True)
     kw.setdefault("function", True)
-    return OpDef(name, "unary", math, formula, inputs=("x",), saves=saves, fast=True,
-                 torch=torch, **kw)
+    return OpDef(
+        name, "unary", math, formula, inputs=("x",), saves=saves, fast=True, torch=torch, **kw
+    )
 
 
 def _binary(name, math, formula, saves, torch, fast=True, domain=(-3.0, 3.0)):
-    return OpDef(name, "binary", math, formula, inputs=("a", "b"), saves=saves,
-                 dtypes="promote", fast=fast, function=True, torch=torch, domain=domain,
-                 doc=f"also the operator {_OPERATORS[name]}")
+    return OpDef(
+        name,
+        "binary",
+        math,
+        formula,
+        inputs=("a", "b"),
+        saves=saves,
+        dtypes="promote",
+        fast=fast,
+        function=True,
+        torch=torch,
+        domain=domain,
+        doc=f"also the operator {_OPERATORS[name]}",
+    )
 
 
 def _loss(name, kernel, module, math, formula, **kw):
-    return OpDef(name, "loss", math, formula, inputs=("input", "target"),
-                 params=(_P_REDUCTION,), saves=("input", "target"),
-                 kernels=(kernel + "_forward", kernel + "_backward"), method=None,
-                 functional=True, torch="torch.nn.functional." + name,
-                 doc=f"`F.{name}(input, target, reduction='mean')`, `nn.{module}`", **kw)
+    return OpDef(
+        name,
+        "loss",
+        math,
+        formula,
+        inputs=("input", "target"),
+        params=(_P_REDUCTION,),
+        saves=("input", "target"),
+        kernels=(kernel + "_forward", kernel + "_backward"),
+        method=None,
+        functional=True,
+        torch="torch.nn.functional." + name,
+        doc=f"`F.{name}(input, target, reduction='mean')`, `nn.{module}`",
+        **kw,
+    )
 
 
 def _move(name, math, formula, torch, inputs=("x",), kernels=(), doc=""):
-    return OpDef(name, "special", math, formula, inputs=inputs, dtypes="same",
-                 kernels=kernels, method=None, torch=torch, doc=doc)
+    return OpDef(
+        name,
+        "special",
+        math,
+        formula,
+        inputs=inputs,
+        dtypes="same",
+        kernels=kernels,
+        method=None,
+        torch=torch,
+        doc=doc,
+    )
 
 
 _INF = math.inf
@@ -221,13 +276,22 @@ REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 # The activations the fused linear kernel applies: name -> (its `act` code,
 # as cgrad.h's CG_ACT_*; the unary row whose math it is; that row's kernel
 # parameters). The kernel keeps the pre-activation z when the row saves x.
-LINEAR_ACTS = {None: (0, None, ()), "relu": (1, "relu", ()), "gelu": (2, "gelu", (0.0,)),
-               "gelu_tanh": (3, "gelu", (1.0,))}
-_DIMS = (Param("dim", None, None, "an int, a tuple of ints, or None for every dim"),
-         Param("keepdim", False, None))
+LINEAR_ACTS = {
+    None: (0, None, ()),
+    "relu": (1, "relu", ()),
+    "gelu": (2, "gelu", (0.0,)),
+    "gelu_tanh": (3, "gelu", (1.0,)),
+}
+_DIMS = (
+    Param("dim", None, None, "an int, a tuple of ints, or None for every dim"),
+    Param("keepdim", False, None),
+)
 _P_REDUCTION = Param("reduction", "mean", choice(REDUCTIONS))
 _P_IGNORE = Param("ignore_index", -100, None, "a target value that contributes nothing")
 
+# The table: one call per op, grouped by family. The formatter would put each
+# argument of most rows on a line of its own.
+# fmt: off
 _ROWS = [
     # ------------------------------------------------------------ unary
     _unary("neg", "y = -x", "dy/dx = -1", (), "torch.neg", module=None),
@@ -344,9 +408,12 @@ _ROWS = [
           kernels=("nll_forward", "nll_backward"), method=None, functional=True,
           torch="torch.nn.functional.nll_loss",
           doc="`F.nll_loss(input, target, ignore_index=-100, reduction='mean')`, `nn.NLLLoss`"),
-    _loss("mse_loss", "mse", "MSELoss", "l = (x - t)^2", "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
-    _loss("l1_loss", "l1", "L1Loss", "l = |x - t|", "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
-    _loss("binary_cross_entropy", "bce", "BCELoss", "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
+    _loss("mse_loss", "mse", "MSELoss", "l = (x - t)^2",
+          "dl/dx = 2 (x - t),  dl/dt = -2 (x - t)  (/n for mean)"),
+    _loss("l1_loss", "l1", "L1Loss", "l = |x - t|",
+          "dl/dx = sign(x - t),  dl/dt = -sign(x - t)  (/n for mean)"),
+    _loss("binary_cross_entropy", "bce", "BCELoss",
+          "l = -(t ln x + (1 - t) ln(1 - x)), logs clamped at -100",
           "dl/dx = (x - t) / (x (1 - x)),  dl/dt = ln(1 - x) - ln(x)  (/n for mean)",
           domain=(0.05, 0.95)),
     _loss("binary_cross_entropy_with_logits", "bce_logits", "BCEWithLogitsLoss",
@@ -393,6 +460,7 @@ _ROWS = [
           "dL/dx = G with the written positions zeroed,  dL/dv = G[key]", None,
           inputs=("x", "v"), doc="`t[key] = v` on a tensor that is recorded"),
 ]
+# fmt: on
 
 OPS = {}
 for _r in _ROWS:

@@ -21,10 +21,12 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.param_groups = []
-        self.state = {}                  # id(param) -> dict of state
+        self.state = {}  # id(param) -> dict of state
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors "
-                            "or dicts, got a Tensor")
+            raise TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors "
+                "or dicts, got a Tensor"
+            )
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -40,13 +42,17 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in ps:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: optimizer can only optimize Tensors, "
-                                f"got {type(p).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__}: optimizer can only optimize Tensors, "
+                    f"got {type(p).__name__}"
+                )
             if not p.is_leaf:
                 raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: some parameters appear in more than "
-                                 "one parameter group")
+                raise ValueError(
+                    f"{type(self).__name__}: some parameters appear in more than "
+                    "one parameter group"
+                )
         group["params"] = ps
         for k, v in self.defaults.items():
             group.setdefault(k, v)
@@ -76,22 +82,31 @@ class Optimizer:
                 ids.append(i)
                 i += 1
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
-        state = {index[pid]: {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-                              for k, v in s.items()}
-                 for pid, s in self.state.items() if pid in index}
+        state = {
+            index[pid]: {
+                k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+                for k, v in s.items()
+            }
+            for pid, s in self.state.items()
+            if pid in index
+        }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: {len(groups)} parameter "
-                             f"groups in the state, {len(self.param_groups)} in the optimizer")
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: {len(groups)} parameter "
+                f"groups in the state, {len(self.param_groups)} in the optimizer"
+            )
         params = []
         for mine, theirs in zip(self.param_groups, groups):
             if len(mine["params"]) != len(theirs["params"]):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: a parameter group has "
-                                 f"{len(theirs['params'])} parameters in the state and "
-                                 f"{len(mine['params'])} in the optimizer")
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: a parameter group has "
+                    f"{len(theirs['params'])} parameters in the state and "
+                    f"{len(mine['params'])} in the optimizer"
+                )
             for k, v in theirs.items():
                 if k != "params":
                     mine[k] = copy.deepcopy(v)
@@ -111,14 +126,23 @@ class Optimizer:
 class SGD(Optimizer):
     """p -= lr * d, where d = g + weight_decay p, smoothed by momentum (torch's rule)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False):
+    def __init__(
+        self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False
+    ):
         if momentum < 0:
             raise ValueError(f"SGD: invalid momentum value {momentum}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+            ),
+        )
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
@@ -151,8 +175,9 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: invalid betas {betas}")
         if eps < 0:
             raise ValueError(f"{type(self).__name__}: invalid epsilon {eps}")
-        super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=eps,
-                                      weight_decay=weight_decay))
+        super().__init__(
+            params, dict(lr=lr, betas=(float(b1), float(b2)), eps=eps, weight_decay=weight_decay)
+        )
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
@@ -161,13 +186,25 @@ class Adam(Optimizer):
             for p, g in self._params_with_grad(group):
                 st = self.state.get(id(p))
                 if st is None:
-                    st = self.state[id(p)] = {"step": 0,
-                                              "exp_avg": np.zeros_like(p.data),
-                                              "exp_avg_sq": np.zeros_like(p.data)}
+                    st = self.state[id(p)] = {
+                        "step": 0,
+                        "exp_avg": np.zeros_like(p.data),
+                        "exp_avg_sq": np.zeros_like(p.data),
+                    }
                 st["step"] += 1
-                _bk.K.adam_step(p.data, g, st["exp_avg"], st["exp_avg_sq"], float(group["lr"]),
-                                b1, b2, float(group["eps"]), float(group["weight_decay"]),
-                                int(st["step"]), self.decoupled)
+                _bk.K.adam_step(
+                    p.data,
+                    g,
+                    st["exp_avg"],
+                    st["exp_avg_sq"],
+                    float(group["lr"]),
+                    b1,
+                    b2,
+                    float(group["eps"]),
+                    float(group["weight_decay"]),
+                    int(st["step"]),
+                    self.decoupled,
+                )
                 p._vc[0] += 1
         return loss
 

@@ -33,7 +33,8 @@ def _flat(state):
     """{str: array-like} without nesting? Then it is stored as is."""
     return isinstance(state, dict) and all(
         isinstance(k, str) and k != _META and isinstance(v, (np.ndarray, Tensor))
-        for k, v in state.items())
+        for k, v in state.items()
+    )
 
 
 def _encode(obj, arrays):
@@ -45,8 +46,9 @@ def _encode(obj, arrays):
     if isinstance(obj, dict):
         return {"__dict__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):
-        return {"__tuple__" if isinstance(obj, tuple) else "__list__":
-                [_encode(v, arrays) for v in obj]}
+        return {
+            "__tuple__" if isinstance(obj, tuple) else "__list__": [_encode(v, arrays) for v in obj]
+        }
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -105,7 +107,7 @@ def _declared_entries(fp):
     """Total entry count from the zip's end-of-central-directory record, or None."""
     try:
         fp.seek(0)
-        end = zipfile._EndRecData(fp)         # private but long-stable
+        end = zipfile._EndRecData(fp)  # private but long-stable
         return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])
     except (AttributeError, IndexError, TypeError):
         return None
@@ -127,16 +129,27 @@ def load(path):
             # compare with the entry count the end record declares
             declared = _declared_entries(z.zip.fp)
             if declared is not None and declared != len(z.zip.infolist()):
-                raise ValueError(f"the archive declares {declared} members but "
-                                 f"{len(z.zip.infolist())} were found")
+                raise ValueError(
+                    f"the archive declares {declared} members but "
+                    f"{len(z.zip.infolist())} were found"
+                )
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, NotImplementedError,
-            RuntimeError, UnicodeDecodeError, zlib.error) as e:
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        UnicodeDecodeError,
+        zlib.error,
+    ) as e:
         raise ValueError(f"load: {path} is not a readable cgrad .npz file ({e})") from None
     for k, a in arrays.items():
-        if not isinstance(a, np.ndarray):       # a member that is not an .npy file
+        if not isinstance(a, np.ndarray):  # a member that is not an .npy file
             raise ValueError(f"load: {path} holds a member {k!r} that is not an array")
     if _META not in arrays:
         return arrays

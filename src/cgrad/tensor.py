@@ -17,8 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import ops, ops_nn
-from . import _tape
+from . import _tape, ops, ops_nn
 from .engine import root_grad, run_backward
 from .grad_mode import _mode, no_grad
 from .ops import apply
@@ -30,8 +29,10 @@ _ALLOWED = {np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np
 
 def _check_kind(arr, who):
     if arr.dtype.kind in "cOUSVMm":
-        raise TypeError(f"{who}: unsupported data type {arr.dtype} (cgrad supports "
-                        "float32, float64, and int64 for indices and class targets)")
+        raise TypeError(
+            f"{who}: unsupported data type {arr.dtype} (cgrad supports "
+            "float32, float64, and int64 for indices and class targets)"
+        )
 
 
 def _resolve_dtype(dtype, who):
@@ -81,7 +82,7 @@ class Tensor(_tape.FastOps):
 
     __slots__ = ()
     __array_priority__ = 1000
-    __array_ufunc__ = None          # NumPy defers to our reflected operators
+    __array_ufunc__ = None  # NumPy defers to our reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False):
         self.data = to_array(data, dtype, "tensor")
@@ -94,7 +95,7 @@ class Tensor(_tape.FastOps):
         if requires_grad:
             self.requires_grad = True
 
-    _make = staticmethod(_tape.make)     # a Tensor around an ndarray: no copy, no checks
+    _make = staticmethod(_tape.make)  # a Tensor around an ndarray: no copy, no checks
 
     # ------------------------------------------------------------ attributes
     @property
@@ -105,11 +106,14 @@ class Tensor(_tape.FastOps):
     def requires_grad(self, flag):
         flag = bool(flag)
         if flag and self.data.dtype.kind != "f":
-            raise RuntimeError(f"only tensors of floating point dtype can require gradients, "
-                               f"got {self.data.dtype}")
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients, got {self.data.dtype}"
+            )
         if not flag and self.grad_fn is not None:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables; "
-                               "use .detach() for a non-leaf")
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables; "
+                "use .detach() for a non-leaf"
+            )
         self._rg = flag
 
     @property
@@ -156,8 +160,10 @@ class Tensor(_tape.FastOps):
 
     def _one(self, who):
         if self.data.size != 1:
-            raise ValueError(f"{who}: only one-element tensors can be converted to Python "
-                             f"scalars, got shape {self.shape}")
+            raise ValueError(
+                f"{who}: only one-element tensors can be converted to Python "
+                f"scalars, got shape {self.shape}"
+            )
         return self.data.reshape(())[()]
 
     def item(self):
@@ -233,10 +239,12 @@ class Tensor(_tape.FastOps):
     # ------------------------------------------------------------ autodiff
     def backward(self, gradient=None, retain_graph=None):
         if not self._rg:
-            raise RuntimeError("backward: element 0 of tensors does not require grad "
-                               "and does not have a grad_fn")
-        run_backward([self], [root_grad(self, gradient, "backward")],
-                     retain_graph=bool(retain_graph))
+            raise RuntimeError(
+                "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        run_backward(
+            [self], [root_grad(self, gradient, "backward")], retain_graph=bool(retain_graph)
+        )
 
     def detach(self):
         t = Tensor._make(self.data)
@@ -290,8 +298,9 @@ class Tensor(_tape.FastOps):
             return Tensor._make(np.asarray(fn(self.data, other)))
         except ValueError:
             shape = getattr(other, "shape", ())
-            raise ValueError(f"compare: shapes {self.shape} and {tuple(shape)} "
-                             "cannot be broadcast together") from None
+            raise ValueError(
+                f"compare: shapes {self.shape} and {tuple(shape)} cannot be broadcast together"
+            ) from None
 
     def __lt__(self, o):
         return self._cmp(o, np.less)
@@ -370,15 +379,17 @@ class Tensor(_tape.FastOps):
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         n = 1
-        for d in self.shape[s:e + 1]:
+        for d in self.shape[s : e + 1]:
             n *= d
-        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1 :])
 
     def permute(self, *dims):
         dims = _shape_arg(dims, "permute")
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} "
-                             f"dimensions of shape {self.shape}")
+            raise ValueError(
+                f"permute: dims {dims} are not a permutation of the {self.ndim} "
+                f"dimensions of shape {self.shape}"
+            )
         dims = tuple(d % self.ndim for d in dims)
         return apply(ops.Permute, self, perm=dims)
 
@@ -387,7 +398,7 @@ class Tensor(_tape.FastOps):
         for d in (dim0, dim1):
             if not isinstance(d, (int, np.integer)):
                 _bad_dim("transpose", d)
-            if not -max(n, 1) <= d < max(n, 1):          # a 0-d tensor takes -1 and 0, as torch
+            if not -max(n, 1) <= d < max(n, 1):  # a 0-d tensor takes -1 and 0, as torch
                 raise IndexError(f"transpose: dim {d} is out of range for shape {self.shape}")
         if n == 0:
             return self
@@ -428,8 +439,9 @@ class Tensor(_tape.FastOps):
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}")
-        full = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
-                     for i, s in enumerate(sizes))
+        full = tuple(
+            self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
+        )
         try:
             np.broadcast_shapes(self.shape, full)
             if np.broadcast_shapes(self.shape, full) != full:
@@ -445,8 +457,13 @@ class Tensor(_tape.FastOps):
 
     def __setitem__(self, key, value):
         key, _ = _norm_key(key)
-        v = value if isinstance(value, Tensor) else Tensor._make(
-            to_array(value, self.data.dtype if self.data.dtype.kind == "f" else None, "setitem"))
+        v = (
+            value
+            if isinstance(value, Tensor)
+            else Tensor._make(
+                to_array(value, self.data.dtype if self.data.dtype.kind == "f" else None, "setitem")
+            )
+        )
         if _mode.enabled and (self._rg or v._rg):
             self._check_inplace("setitem")
             res = apply(ops.SetItem, self._snapshot(), v, key=key)
@@ -463,8 +480,10 @@ class Tensor(_tape.FastOps):
     # ------------------------------------------------------------ in-place
     def _check_inplace(self, who):
         if self.grad_fn is None and self._rg:
-            raise RuntimeError(f"{who}: a leaf tensor that requires grad is being used in an "
-                               "in-place operation; wrap the update in `with cg.no_grad():`")
+            raise RuntimeError(
+                f"{who}: a leaf tensor that requires grad is being used in an "
+                "in-place operation; wrap the update in `with cg.no_grad():`"
+            )
 
     def _snapshot(self):
         """The tensor's current autograd identity, holding a copy of its data."""
@@ -475,8 +494,10 @@ class Tensor(_tape.FastOps):
     def _take(self, res):
         """Make `self` hold res's values and (when recording) its graph position."""
         if res.shape != self.shape:
-            raise ValueError(f"in-place: output with shape {self.shape} doesn't match "
-                             f"the broadcast shape {res.shape}")
+            raise ValueError(
+                f"in-place: output with shape {self.shape} doesn't match "
+                f"the broadcast shape {res.shape}"
+            )
         np.copyto(self.data, res.data, casting="unsafe")
         self._vc[0] += 1
         if res.grad_fn is not None:
@@ -485,7 +506,9 @@ class Tensor(_tape.FastOps):
 
     def _inplace_binary(self, op, other, who):
         if self.data.dtype.kind != "f":
-            raise RuntimeError(f"{who}: in-place arithmetic on a {self.data.dtype} tensor is not supported")
+            raise RuntimeError(
+                f"{who}: in-place arithmetic on a {self.data.dtype} tensor is not supported"
+            )
         o = other if isinstance(other, Tensor) else None
         if _mode.enabled and (self._rg or (o is not None and o._rg)):
             self._check_inplace(who)
@@ -531,8 +554,10 @@ class Tensor(_tape.FastOps):
         """self = fn(self) for a float self, fn recorded on self's current
         autograd identity (a copy of its data stands in for it on the tape)."""
         if self.data.dtype.kind != "f":
-            raise RuntimeError(f"{who}: in-place op on a {self.data.dtype} tensor is not "
-                               "supported (the result would be float)")
+            raise RuntimeError(
+                f"{who}: in-place op on a {self.data.dtype} tensor is not "
+                "supported (the result would be float)"
+            )
         if _mode.enabled and self._rg:
             self._check_inplace(who)
             res = fn(self._snapshot())
@@ -554,14 +579,19 @@ class Tensor(_tape.FastOps):
         return self.fill_(0)
 
     def copy_(self, src):
-        s = src if isinstance(src, Tensor) else Tensor._make(to_array(src, self.data.dtype, "copy_"))
+        s = (
+            src
+            if isinstance(src, Tensor)
+            else Tensor._make(to_array(src, self.data.dtype, "copy_"))
+        )
         try:
             np.broadcast_shapes(s.shape, self.shape)
             if np.broadcast_shapes(s.shape, self.shape) != self.shape:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"copy_: source of shape {s.shape} cannot be broadcast to "
-                             f"{self.shape}") from None
+            raise ValueError(
+                f"copy_: source of shape {s.shape} cannot be broadcast to {self.shape}"
+            ) from None
         if _mode.enabled and (self._rg or s._rg):
             self._check_inplace("copy_")
             return self._take(apply(ops.Copy, self._snapshot(), s))
@@ -613,11 +643,15 @@ def _reshape(t, shape, who):
     for s in shape:
         if s != -1:
             known *= s
-    ok = not bad and len(neg) <= 1 and (
-        (not neg and known == n) or (neg and known > 0 and n % known == 0))
+    ok = (
+        not bad
+        and len(neg) <= 1
+        and ((not neg and known == n) or (neg and known > 0 and n % known == 0))
+    )
     if not ok:
-        raise ValueError(f"{who}: cannot reshape a tensor of shape {t.shape} "
-                         f"({n} elements) into shape {shape}")
+        raise ValueError(
+            f"{who}: cannot reshape a tensor of shape {t.shape} ({n} elements) into shape {shape}"
+        )
     if neg:
         shape = tuple(n // known if s == -1 else s for s in shape)
     if shape == t.shape:
@@ -642,7 +676,9 @@ def _norm_key(key):
                 k = k.astype(np.int64)
                 advanced = True
             else:
-                raise IndexError(f"index: tensors used as indices must be integer or bool, got {k.dtype}")
+                raise IndexError(
+                    f"index: tensors used as indices must be integer or bool, got {k.dtype}"
+                )
         elif isinstance(k, float):
             raise IndexError(f"index: float index {k!r}; use an int")
         out.append(k)
@@ -701,7 +737,7 @@ def binary(op, a, b, dtype=None):
         a, as_ = _operand(a, b.data.dtype, op.name)
         bs = False
     dt = dtype or _result_dtype(a, b, as_, bs)
-    if dt is None:                       # integer/bool with integer/bool: no grad, NumPy
+    if dt is None:  # integer/bool with integer/bool: no grad, NumPy
         ops.broadcast_shape(op.name, a.shape, b.shape)
         if op is ops.Div:
             dt = _F32
@@ -714,8 +750,9 @@ def matmul(a, b):
     a = a if isinstance(a, Tensor) else Tensor._make(to_array(a, None, "matmul", copy=False))
     b = b if isinstance(b, Tensor) else Tensor._make(to_array(b, None, "matmul", copy=False))
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments must be at least 1-D, got shapes "
-                         f"{a.shape} and {b.shape}")
+        raise ValueError(
+            f"matmul: both arguments must be at least 1-D, got shapes {a.shape} and {b.shape}"
+        )
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
@@ -724,8 +761,10 @@ def matmul(a, b):
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} have batch dimensions "
-                             "that cannot be broadcast together") from None
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} have batch dimensions "
+                "that cannot be broadcast together"
+            ) from None
     dt = _result_dtype(a, b, False, False)
     if dt is None:
         return Tensor._make(np.asarray(np.matmul(a.data, b.data)))
@@ -750,11 +789,13 @@ def reduce(op, t, dim=None, keepdim=False, axis=None):
         return Tensor._make(np.asarray(t.data.sum(axis=d, keepdims=keepdim, dtype=np.int64)))
     x = t if t.data.dtype.kind == "f" else Tensor._make(t.data.astype(_F32))
     axes = ops.norm_axes(op.name, dim, x.ndim)
-    if "x" in op.row.saves:                 # a max-like reduction needs elements
+    if "x" in op.row.saves:  # a max-like reduction needs elements
         for a in axes:
             if x.shape[a] == 0:
-                raise ValueError(f"{op.name}: cannot reduce over a zero-size dimension "
-                                 f"(dim {a} of shape {x.shape})")
+                raise ValueError(
+                    f"{op.name}: cannot reduce over a zero-size dimension "
+                    f"(dim {a} of shape {x.shape})"
+                )
     return apply(op, x, axes=axes, keepdim=bool(keepdim))
 
 
@@ -765,7 +806,7 @@ def softmax_like(op, t, dim=-1, axis=None):
     if x.ndim == 0:
         if not isinstance(dim, (int, np.integer)):
             _bad_dim(op.name, dim)
-        ops.norm_axes(op.name, dim, 1)          # a 0-d tensor takes dim -1 or 0, as torch
+        ops.norm_axes(op.name, dim, 1)  # a 0-d tensor takes dim -1 or 0, as torch
         return apply(op, x.reshape(1), axis=0).reshape(())
     if not isinstance(dim, (int, np.integer)):
         _bad_dim(op.name, dim)
@@ -801,10 +842,14 @@ def linear(input, weight, bias=None, activation=None):
     of one dtype, see _tape.linear)."""
     x, w = _float_tensor(input, "linear"), _float_tensor(weight, "linear")
     if w.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
+        raise ValueError(
+            f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}"
+        )
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input shape {x.shape} and weight shape {w.shape} are not "
-                         f"aligned (input's last dim must be {w.shape[1]})")
+        raise ValueError(
+            f"linear: input shape {x.shape} and weight shape {w.shape} are not "
+            f"aligned (input's last dim must be {w.shape[1]})"
+        )
     if activation not in ops_nn.ACT:
         raise ValueError(f"linear: unknown activation {activation!r}")
     dt = np.promote_types(x.data.dtype, w.data.dtype)

@@ -19,7 +19,7 @@ import subprocess
 
 import numpy as np
 
-from .explain import graph_of, _names_from
+from .explain import _names_from, graph_of
 
 
 def _esc(s):
@@ -41,8 +41,9 @@ def _value(t, small):
         return None
     if a.ndim == 0:
         return f"{float(a):.4g}"
-    return np.array2string(a.astype(np.float64), precision=4, separator=",",
-                           suppress_small=True).replace("\n", "")
+    return np.array2string(
+        a.astype(np.float64), precision=4, separator=",", suppress_small=True
+    ).replace("\n", "")
 
 
 def to_dot(output, names=None, small=6):
@@ -53,9 +54,12 @@ def to_dot(output, names=None, small=6):
     nodes, tensors = graph_of(output)
     order = {id(n): k + 1 for k, n in enumerate(nodes)}
     tid = {}
-    lines = ["digraph cgrad {", "  rankdir=LR;",
-             '  node [fontname="Helvetica", fontsize=10];',
-             '  edge [fontname="Helvetica", fontsize=9];']
+    lines = [
+        "digraph cgrad {",
+        "  rankdir=LR;",
+        '  node [fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
     for k, (key, t) in enumerate(tensors.items()):
         tid[key] = f"t{k}"
         name = t.name or by_id.get(id(t))
@@ -67,11 +71,16 @@ def to_dot(output, names=None, small=6):
         if v is not None:
             parts.append(f"= {v}")
         style = "filled" if t.grad_fn is None else "solid"
-        color = "lightblue" if (t.grad_fn is None and t.requires_grad) else \
-            ("lightgrey" if t.grad_fn is None else "white")
+        color = (
+            "lightblue"
+            if (t.grad_fn is None and t.requires_grad)
+            else ("lightgrey" if t.grad_fn is None else "white")
+        )
         extra = ", penwidth=2" if t is output else ""
-        lines.append(f"  {tid[key]} [shape=ellipse, style={style}, fillcolor={color}{extra}, "
-                     f"label={_label(parts)}];")
+        lines.append(
+            f"  {tid[key]} [shape=ellipse, style={style}, fillcolor={color}{extra}, "
+            f"label={_label(parts)}];"
+        )
     for n in nodes:
         oid = f"op{order[id(n)]}"
         label = f"{n.name}" + (" (freed)" if n.freed else "")
@@ -110,6 +119,8 @@ def render(output, path, names=None, small=6):
     with open(dot_path, "w") as f:
         f.write(text)
     if fmt != "dot":
-        print(f"cgrad.viz.render: Graphviz 'dot' was not found, so wrote the DOT source to "
-              f"{dot_path} (render it with: dot -T{fmt} {dot_path} -o {path})")
+        print(
+            f"cgrad.viz.render: Graphviz 'dot' was not found, so wrote the DOT source to "
+            f"{dot_path} (render it with: dot -T{fmt} {dot_path} -o {path})"
+        )
     return dot_path

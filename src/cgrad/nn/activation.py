@@ -9,8 +9,11 @@ from ..methods import module_class
 from . import functional as F
 from .module import Module
 
-MODULES = {r.module: module_class(r, Module, F) for r in optable.rows()
-           if r.module and r.family in ("unary", "softmax")}
+MODULES = {
+    r.module: module_class(r, Module, F)
+    for r in optable.rows()
+    if r.module and r.family in ("unary", "softmax")
+}
 globals().update(MODULES)
 
 __all__ = list(MODULES)

@@ -16,8 +16,16 @@ from ..tensor import Tensor, to_array
 
 _FORMS = functional_forms()
 
-__all__ = list(_FORMS) + ["linear", "dropout", "mse_loss", "l1_loss", "binary_cross_entropy",
-                          "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
+__all__ = list(_FORMS) + [
+    "linear",
+    "dropout",
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+]
 
 
 def _t(x, who):
@@ -107,15 +115,22 @@ def binary_cross_entropy(input, target, reduction="mean"):
     """-mean(t log p + (1 - t) log(1 - p)), on probabilities p (logs clamped at -100)"""
     x = _float(input, "binary_cross_entropy").data
     if x.size and not ((x >= 0) & (x <= 1) | np.isnan(x)).all():
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
-                         "(pass logits to binary_cross_entropy_with_logits instead)")
+        raise ValueError(
+            "binary_cross_entropy: all elements of input should be between 0 and 1 "
+            "(pass logits to binary_cross_entropy_with_logits instead)"
+        )
     return _elementwise(ops_nn.BinaryCrossEntropy, "binary_cross_entropy", input, target, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """binary_cross_entropy(sigmoid(input), target), computed stably from the logits"""
-    return _elementwise(ops_nn.BinaryCrossEntropyWithLogits, "binary_cross_entropy_with_logits",
-                        input, target, reduction)
+    return _elementwise(
+        ops_nn.BinaryCrossEntropyWithLogits,
+        "binary_cross_entropy_with_logits",
+        input,
+        target,
+        reduction,
+    )
 
 
 def _class_target(who, x, target, ignore_index):
@@ -126,12 +141,20 @@ def _class_target(who, x, target, ignore_index):
     if t.dtype.kind not in "iu":
         raise TypeError(f"{who}: class targets must be integers, got {t.dtype}")
     if t.ndim > 1:
-        raise ValueError(f"{who}: class targets must be 1-D (one class per row), got shape {t.shape}")
+        raise ValueError(
+            f"{who}: class targets must be 1-D (one class per row), got shape {t.shape}"
+        )
     if t.dtype != np.int64 or t.ndim != 1 or not t.flags.c_contiguous:
-        t = np.ascontiguousarray(t, dtype=np.int64).reshape(-1) if t.ndim else t.astype(np.int64).reshape(1)
+        t = (
+            np.ascontiguousarray(t, dtype=np.int64).reshape(-1)
+            if t.ndim
+            else t.astype(np.int64).reshape(1)
+        )
     if t.shape[0] != x.shape[0]:
-        raise ValueError(f"{who}: input has {x.shape[0]} rows but target has {t.shape[0]} entries "
-                         f"(input shape {x.shape}, target shape {tuple(np.shape(target))})")
+        raise ValueError(
+            f"{who}: input has {x.shape[0]} rows but target has {t.shape[0]} entries "
+            f"(input shape {x.shape}, target shape {tuple(np.shape(target))})"
+        )
     # Each class must be in [0, C) or be ignore_index: the kernels check that
     # (IndexError naming the value, the row and C) before they compute anything.
     return t
@@ -162,14 +185,22 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean"):
         t = _t(target, who)
         t = t.unsqueeze(0) if one else t
         if t.shape != x.shape:
-            raise ValueError(f"{who}: probability targets must have the input's shape; "
-                             f"got input {x.shape} and target {t.shape}")
+            raise ValueError(
+                f"{who}: probability targets must have the input's shape; "
+                f"got input {x.shape} and target {t.shape}"
+            )
         t = t if t.data.dtype == x.data.dtype else t.to(x.data.dtype)
         out = apply(ops_nn.CrossEntropyProb, x, t, reduction=reduction)
     else:
         t = _class_target(who, x, target, ignore_index)
-        out = _with_op_name(who, ops_nn.CrossEntropy, x, target=t,
-                            ignore_index=int(ignore_index), reduction=reduction)
+        out = _with_op_name(
+            who,
+            ops_nn.CrossEntropy,
+            x,
+            target=t,
+            ignore_index=int(ignore_index),
+            reduction=reduction,
+        )
     return out.reshape(()) if one and reduction == "none" else out
 
 
@@ -182,8 +213,11 @@ def nll_loss(input, target, ignore_index=-100, reduction="mean"):
     if one:
         x = x.unsqueeze(0)
     if x.ndim != 2:
-        raise ValueError(f"{who}: expected log-probabilities of shape (N, C) or (C,), got {x.shape}")
+        raise ValueError(
+            f"{who}: expected log-probabilities of shape (N, C) or (C,), got {x.shape}"
+        )
     t = _class_target(who, x, target, ignore_index)
-    out = _with_op_name(who, ops_nn.NLL, x, target=t, ignore_index=int(ignore_index),
-                        reduction=reduction)
+    out = _with_op_name(
+        who, ops_nn.NLL, x, target=t, ignore_index=int(ignore_index), reduction=reduction
+    )
     return out.reshape(()) if one and reduction == "none" else out

@@ -10,8 +10,18 @@ import numpy as np
 
 from ..creation import generator
 
-__all__ = ["uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
-           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "calculate_gain"]
+__all__ = [
+    "uniform_",
+    "normal_",
+    "zeros_",
+    "ones_",
+    "constant_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "calculate_gain",
+]
 
 
 def _write(t, values):
@@ -22,7 +32,9 @@ def _write(t, values):
 
 def _fans(t):
     if t.ndim < 2:
-        raise ValueError(f"init: fan in and fan out need at least 2 dimensions, got shape {t.shape}")
+        raise ValueError(
+            f"init: fan in and fan out need at least 2 dimensions, got shape {t.shape}"
+        )
     receptive = int(np.prod(t.shape[2:])) if t.ndim > 2 else 1
     return t.shape[1] * receptive, t.shape[0] * receptive
 

@@ -3,14 +3,14 @@ module that has a `fused` form, ReLU or GELU, into one kernel pass and one
 tape entry). The activation modules are in activation.py."""
 
 import math
-
-import numpy as np
 from collections import OrderedDict
 
+import numpy as np
+
+from ..creation import empty
 from . import functional as F
 from . import init
 from .module import Module, Parameter
-from ..creation import empty
 
 
 class Linear(Module):
@@ -28,18 +28,20 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))     # = U(-1/sqrt(in), 1/sqrt(in))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # = U(-1/sqrt(in), 1/sqrt(in))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x, activation=None):
-        p = self._parameters           # (self.weight would go through __getattr__)
+        p = self._parameters  # (self.weight would go through __getattr__)
         return F.linear(x, p["weight"], p.get("bias"), activation)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):

@@ -51,8 +51,9 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, ignore_index=self.ignore_index,
-                               reduction=self.reduction)
+        return F.cross_entropy(
+            input, target, ignore_index=self.ignore_index, reduction=self.reduction
+        )
 
 
 class NLLLoss(_Loss):
@@ -63,5 +64,4 @@ class NLLLoss(_Loss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, ignore_index=self.ignore_index,
-                          reduction=self.reduction)
+        return F.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)

@@ -22,7 +22,7 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty(0, dtype=np.float32)
         elif isinstance(data, Tensor):
-            arr = data.data                       # shares memory, as torch
+            arr = data.data  # shares memory, as torch
         else:
             arr = to_array(data, None, "Parameter")
         if arr.dtype.kind != "f":
@@ -55,9 +55,12 @@ class Module:
             raise AttributeError("cannot assign attributes before Module.__init__() is called")
         params, mods, bufs = self._parameters, self._modules, self._buffers
         for d in (params, mods, bufs):
-            if name in d and not (d is params and isinstance(value, Parameter)) \
-                    and not (d is mods and isinstance(value, Module)) \
-                    and not (d is bufs and isinstance(value, Tensor)):
+            if (
+                name in d
+                and not (d is params and isinstance(value, Parameter))
+                and not (d is mods and isinstance(value, Module))
+                and not (d is bufs and isinstance(value, Tensor))
+            ):
                 if value is None:
                     d[name] = None
                     return
@@ -102,8 +105,9 @@ class Module:
 
     # ------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
-                                  "\"forward\" function")
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -214,9 +218,11 @@ class Module:
             v = state_dict[k]
             arr = v.data if isinstance(v, Tensor) else np.asarray(v)
             if arr.shape != t.data.shape:
-                raise RuntimeError(f"load_state_dict for {type(self).__name__}: size mismatch for "
-                                   f'"{k}": the checkpoint has shape {arr.shape}, the model '
-                                   f"has {t.data.shape}")
+                raise RuntimeError(
+                    f"load_state_dict for {type(self).__name__}: size mismatch for "
+                    f'"{k}": the checkpoint has shape {arr.shape}, the model '
+                    f"has {t.data.shape}"
+                )
         with no_grad():
             for k, t in own.items():
                 if k in state_dict:

@@ -18,18 +18,21 @@ Overflow is handled, never warned about: results are the IEEE ones
 # One module per kernel family; this namespace is the interface (backend.K).
 # Each module lists its kernels in its __all__; a new kernel needs no edit here.
 from . import binary, dropout, gemm, index, linear, loss, optim, reduce, softmax, threads, unary
-from .unary import *  # noqa: F401,F403
+from .binary import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .gemm import *  # noqa: F403
+from .index import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .loss import *  # noqa: F403
+from .optim import *  # noqa: F403
+from .reduce import *  # noqa: F403
+from .softmax import *  # noqa: F403
+from .threads import *  # noqa: F403
+from .unary import *  # noqa: F403
 from .unary import _erf, _erfc, _ndtr  # noqa: F401  (not in the interface; the tests call them)
-from .binary import *  # noqa: F401,F403
-from .reduce import *  # noqa: F401,F403
-from .softmax import *  # noqa: F401,F403
-from .gemm import *  # noqa: F401,F403
-from .index import *  # noqa: F401,F403
-from .threads import *  # noqa: F401,F403
-from .linear import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
-from .dropout import *  # noqa: F401,F403
-from .optim import *  # noqa: F401,F403
 
-__all__ = [name for m in (unary, binary, reduce, softmax, gemm, index, threads, linear, loss,
-                          dropout, optim) for name in m.__all__]
+__all__ = [
+    name
+    for m in (unary, binary, reduce, softmax, gemm, index, threads, linear, loss, dropout, optim)
+    for name in m.__all__
+]

@@ -16,6 +16,7 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Each check names the function, the argument and what was wrong, so a bad
 # call reads the same on both backends.
 
+
 def _dtype_of(fn, optional=(), **arrays):
     """The one float dtype shared by every array given; None is allowed only for
     the names in `optional` (gradient outputs, which are then skipped)."""
@@ -38,7 +39,9 @@ def _dtype_of(fn, optional=(), **arrays):
 def _contig(fn, **arrays):
     for name, a in arrays.items():
         if a is not None and not a.flags.c_contiguous:
-            raise ValueError(f"{fn}: {name} must be C-contiguous (strides {a.strides}, shape {a.shape})")
+            raise ValueError(
+                f"{fn}: {name} must be C-contiguous (strides {a.strides}, shape {a.shape})"
+            )
 
 
 def _writable(fn, **arrays):
@@ -107,7 +110,9 @@ def _check_binary_backward(fn, da, db, dout, a, b, out, reads=""):
 
 
 def _float_param(fn, name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"{fn}: {name} must be a float, got {type(value).__name__}")
     return float(value)
 
@@ -147,19 +152,23 @@ def _class_target(fn, target, n, ncls, ignore_index):
     """Check an int64 (n,) class target; ncls None skips the range check (nothing
     is written then). Returns ignore_index as an int."""
     if not isinstance(target, np.ndarray) or target.dtype != np.int64:
-        raise TypeError(f"{fn}: target must be an int64 ndarray, got "
-                        f"{getattr(target, 'dtype', type(target).__name__)}")
+        raise TypeError(
+            f"{fn}: target must be an int64 ndarray, got "
+            f"{getattr(target, 'dtype', type(target).__name__)}"
+        )
     _contig(fn, target=target)
     if target.shape != (n,):
         raise ValueError(f"{fn}: target has shape {target.shape}; expected ({n},)")
     ignore_index = _int_param(fn, "ignore_index", ignore_index)
-    if not -2 ** 63 <= ignore_index < 2 ** 63:
+    if not -(2**63) <= ignore_index < 2**63:
         raise ValueError(f"{fn}: ignore_index {ignore_index} does not fit in int64")
     if ncls is not None and n:
         bad = (target < 0) | (target >= ncls)
         bad &= target != ignore_index
         if bad.any():
             i = int(np.argmax(bad))
-            raise IndexError(f"{fn}: target[{i}] = {int(target[i])} is out of range for "
-                             f"{ncls} classes (and is not ignore_index {ignore_index})")
+            raise IndexError(
+                f"{fn}: target[{i}] = {int(target[i])} is out of range for "
+                f"{ncls} classes (and is not ignore_index {ignore_index})"
+            )
     return ignore_index

@@ -5,18 +5,35 @@ accumulate (dst += src).
 
 import numpy as np
 
-from ._checks import (_check_binary_backward, _check_binary_forward, _contig, _dtype_of,
-                      _same_shape, _writable)
+from ._checks import (
+    _check_binary_backward,
+    _check_binary_forward,
+    _contig,
+    _dtype_of,
+    _same_shape,
+    _writable,
+)
 
 # The kernels of this family (the package exports them: the backend interface).
-__all__ = ["add_forward", "add_backward", "sub_forward", "sub_backward", "mul_forward",
-           "mul_backward", "div_forward", "div_backward", "pow_forward", "pow_backward",
-           "accumulate"]
+__all__ = [
+    "add_forward",
+    "add_backward",
+    "sub_forward",
+    "sub_backward",
+    "mul_forward",
+    "mul_backward",
+    "div_forward",
+    "div_backward",
+    "pow_forward",
+    "pow_backward",
+    "accumulate",
+]
 
 
 # ---------------------------------------------------------------- elementwise binary
 # a, b: any strides (0 for broadcast dims), shape exactly that of out.
 # da, db: full output shape, or None to skip; the caller sums broadcast dims.
+
 
 def add_forward(out, a, b):
     """out = a + b"""
@@ -116,6 +133,7 @@ def pow_backward(da, db, dout, a, b, out):
 
 
 # ---------------------------------------------------------------- accumulate
+
 
 def accumulate(dst, src):
     """dst += src   (the tape sums fan-out gradients with this)"""

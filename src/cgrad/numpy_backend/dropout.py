@@ -1,5 +1,4 @@
-"""Dropout, forward and backward, with uniforms drawn by the caller.
-"""
+"""Dropout, forward and backward, with uniforms drawn by the caller."""
 # SPDX-License-Identifier: MIT
 
 import numpy as np
@@ -13,6 +12,7 @@ __all__ = ["dropout_forward", "dropout_backward"]
 # ---------------------------------------------------------------- dropout
 # u: uniforms in [0, 1) drawn by the caller, same shape and dtype as x.
 # p is compared with u in the arrays' dtype (NumPy's rule for a Python float).
+
 
 def _check_dropout_p(fn, p):
     p = _float_param(fn, "p", p)

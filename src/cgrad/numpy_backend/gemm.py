@@ -14,6 +14,7 @@ __all__ = ["matmul"]
 
 # ---------------------------------------------------------------- matmul
 
+
 def matmul(out, a, b, trans_a, trans_b, accumulate):
     """for i in range(B): out[i % Bo] (+)= op(a)[i % Ba] @ op(b)[i % Bb]
 
@@ -26,18 +27,22 @@ def matmul(out, a, b, trans_a, trans_b, accumulate):
     fn = "matmul"
     _dtype_of(fn, out=out, a=a, b=b)
     if not (out.ndim == a.ndim == b.ndim and out.ndim in (2, 3)):
-        raise ValueError(f"{fn}: out, a and b must be all 3-D or all 2-D, got shapes "
-                         f"{out.shape}, {a.shape}, {b.shape}")
+        raise ValueError(
+            f"{fn}: out, a and b must be all 3-D or all 2-D, got shapes "
+            f"{out.shape}, {a.shape}, {b.shape}"
+        )
     _contig(fn, out=out, a=a, b=b)
-    if out.ndim == 2:                                    # one product: batch of 1
+    if out.ndim == 2:  # one product: batch of 1
         out, a, b = out[None], a[None], b[None]
     _writable(fn, out=out)
-    A = a.transpose(0, 2, 1) if trans_a else a          # views: (Ba, M, K), (Bb, K, N)
+    A = a.transpose(0, 2, 1) if trans_a else a  # views: (Ba, M, K), (Bb, K, N)
     Bm = b.transpose(0, 2, 1) if trans_b else b
     (Ba, M, K), (Bb, K2, N), (Bo, Mo, No) = A.shape, Bm.shape, out.shape
     if K != K2 or M != Mo or N != No:
-        raise ValueError(f"{fn}: shapes do not match: a {a.shape} (trans_a={bool(trans_a)}), "
-                         f"b {b.shape} (trans_b={bool(trans_b)}), out {out.shape}")
+        raise ValueError(
+            f"{fn}: shapes do not match: a {a.shape} (trans_a={bool(trans_a)}), "
+            f"b {b.shape} (trans_b={bool(trans_b)}), out {out.shape}"
+        )
     nb = max(Ba, Bb, Bo)
     if any(n not in (1, nb) for n in (Ba, Bb, Bo)):
         raise ValueError(f"{fn}: batch sizes a={Ba}, b={Bb}, out={Bo} must each be 1 or {nb}")

@@ -1,5 +1,4 @@
-"""Scatter-add (index_add): rows of src added into dx at integer indices.
-"""
+"""Scatter-add (index_add): rows of src added into dx at integer indices."""
 # SPDX-License-Identifier: MIT
 
 import numpy as np
@@ -12,6 +11,7 @@ __all__ = ["index_add"]
 
 # ---------------------------------------------------------------- scatter-add
 
+
 def index_add(dx, idx, src):
     """dx[idx[i], :] += src[i, :] for i in order (repeated rows accumulate).
 
@@ -21,15 +21,20 @@ def index_add(dx, idx, src):
     fn = "index_add"
     _dtype_of(fn, dx=dx, src=src)
     if not isinstance(idx, np.ndarray) or idx.dtype != np.int64:
-        raise TypeError(f"{fn}: idx must be an int64 ndarray, got "
-                        f"{getattr(idx, 'dtype', type(idx).__name__)}")
+        raise TypeError(
+            f"{fn}: idx must be an int64 ndarray, got {getattr(idx, 'dtype', type(idx).__name__)}"
+        )
     _contig(fn, dx=dx, src=src, idx=idx)
     _writable(fn, dx=dx)
     if dx.ndim != 2 or src.ndim != 2 or idx.ndim != 1 or src.shape != (idx.shape[0], dx.shape[1]):
-        raise ValueError(f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
-                         f"src {src.shape}, idx {idx.shape}")
+        raise ValueError(
+            f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
+            f"src {src.shape}, idx {idx.shape}"
+        )
     if idx.size and (idx.min() < 0 or idx.max() >= dx.shape[0]):
-        raise IndexError(f"{fn}: an index is out of range for {dx.shape[0]} rows "
-                         f"(min {idx.min()}, max {idx.max()})")
+        raise IndexError(
+            f"{fn}: an index is out of range for {dx.shape[0]} rows "
+            f"(min {idx.min()}, max {idx.max()})"
+        )
     with np.errstate(over="ignore", invalid="ignore"):
-        np.add.at(dx, idx, src)             # unbuffered: repeated rows all add, in order
+        np.add.at(dx, idx, src)  # unbuffered: repeated rows all add, in order

@@ -16,11 +16,13 @@ __all__ = ["linear_forward", "linear_backward"]
 # x (N, IN), w (OUT, IN) (torch's layout), b (OUT,) or None, y, z, scratch (N, OUT).
 # act: 0 none, 1 relu, 2 gelu (erf), 3 gelu (tanh).
 
+
 def _check_linear_operands(fn, x, w):
     _ndim(fn, 2, x=x, w=w)
     if x.shape[1] != w.shape[1]:
-        raise ValueError(f"{fn}: x {x.shape} and w {w.shape} disagree on IN "
-                         f"(x is (N, IN), w is (OUT, IN))")
+        raise ValueError(
+            f"{fn}: x {x.shape} and w {w.shape} disagree on IN (x is (N, IN), w is (OUT, IN))"
+        )
     return x.shape[0], x.shape[1], w.shape[0]
 
 
@@ -36,10 +38,12 @@ def linear_forward(y, z, x, w, b, act):
     _same_shape(fn, (OUT,), b=b)
     _same_shape(fn, (N, OUT), y=y, z=z)
     if z is None and act >= 2:
-        raise ValueError(f"{fn}: z (N, OUT) is required for act={act} ({_ACT_NAMES[act]}): "
-                         f"its backward reads the pre-activation")
+        raise ValueError(
+            f"{fn}: z (N, OUT) is required for act={act} ({_ACT_NAMES[act]}): "
+            f"its backward reads the pre-activation"
+        )
     with np.errstate(over="ignore", invalid="ignore"):
-        t = np.matmul(x, w.T)              # (N, OUT), a new array; w.T is a view
+        t = np.matmul(x, w.T)  # (N, OUT), a new array; w.T is a view
         if b is not None:
             t += b
         if z is not None:
@@ -58,8 +62,19 @@ def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch, accumulate=True):
     (accumulate=False: the three are overwritten, never read).
     relu reads y (dz = dy where y > 0, else 0); gelu reads z."""
     fn = "linear_backward"
-    _dtype_of(fn, ("dx", "dw", "db", "z", "y", "scratch"),
-              dx=dx, dw=dw, db=db, dy=dy, x=x, w=w, z=z, y=y, scratch=scratch)
+    _dtype_of(
+        fn,
+        ("dx", "dw", "db", "z", "y", "scratch"),
+        dx=dx,
+        dw=dw,
+        db=db,
+        dy=dy,
+        x=x,
+        w=w,
+        z=z,
+        y=y,
+        scratch=scratch,
+    )
     act = _int_code(fn, "act", act, _ACT_NAMES)
     _contig(fn, dx=dx, dw=dw, db=db, dy=dy, x=x, w=w, z=z, y=y, scratch=scratch)
     _writable(fn, dx=dx, dw=dw, db=db, scratch=scratch)
@@ -71,18 +86,20 @@ def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch, accumulate=True):
     if act == 1 and y is None:
         raise ValueError(f"{fn}: y is required for act=1 (relu): its backward reads y")
     if act >= 2 and z is None:
-        raise ValueError(f"{fn}: z is required for act={act} ({_ACT_NAMES[act]}): "
-                         f"its backward reads the pre-activation")
+        raise ValueError(
+            f"{fn}: z is required for act={act} ({_ACT_NAMES[act]}): "
+            f"its backward reads the pre-activation"
+        )
     if dx is None and dw is None and db is None:
-        return                             # no gradient wanted: scratch is not needed either
+        return  # no gradient wanted: scratch is not needed either
     if act != 0 and scratch is None:
         raise ValueError(f"{fn}: scratch (N, OUT) is required for act={act} ({_ACT_NAMES[act]})")
-    if not accumulate:                     # overwrite: start the sums from zero
+    if not accumulate:  # overwrite: start the sums from zero
         for o in (dx, dw, db):
             if o is not None:
                 o.fill(0)
     if N == 0:
-        return                             # every sum is empty: dw and db are left as they are
+        return  # every sum is empty: dw and db are left as they are
     with np.errstate(over="ignore", invalid="ignore"):
         if act == 0:
             dz = dy
@@ -96,8 +113,8 @@ def linear_backward(dx, dw, db, dy, x, w, z, y, act, scratch, accumulate=True):
             dz = scratch
             np.copyto(dz, d, casting="same_kind")
         if dx is not None:
-            dx += np.matmul(dz, w)         # (N, OUT) @ (OUT, IN)
+            dx += np.matmul(dz, w)  # (N, OUT) @ (OUT, IN)
         if dw is not None:
-            dw += np.matmul(dz.T, x)       # (OUT, N) @ (N, IN); dz.T is a view
+            dw += np.matmul(dz.T, x)  # (OUT, N) @ (N, IN); dz.T is a view
         if db is not None:
             db += np.sum(dz, axis=0)

@@ -6,25 +6,46 @@ reduction.
 
 import numpy as np
 
-from ._checks import (_REDUCTION_NAMES, _class_target, _contig, _dtype_of, _int_code, _ndim,
-                      _same_shape, _writable)
+from ._checks import (
+    _REDUCTION_NAMES,
+    _class_target,
+    _contig,
+    _dtype_of,
+    _int_code,
+    _ndim,
+    _same_shape,
+    _writable,
+)
 from .unary import _sigmoid_into
 
 # The kernels of this family (the package exports them: the backend interface).
-__all__ = ["cross_entropy_forward", "cross_entropy_backward", "cross_entropy_prob_forward",
-           "cross_entropy_prob_backward", "nll_forward", "nll_backward", "mse_forward",
-           "mse_backward", "l1_forward", "l1_backward", "bce_forward", "bce_backward",
-           "bce_logits_forward", "bce_logits_backward"]
+__all__ = [
+    "cross_entropy_forward",
+    "cross_entropy_backward",
+    "cross_entropy_prob_forward",
+    "cross_entropy_prob_backward",
+    "nll_forward",
+    "nll_backward",
+    "mse_forward",
+    "mse_backward",
+    "l1_forward",
+    "l1_backward",
+    "bce_forward",
+    "bce_backward",
+    "bce_logits_forward",
+    "bce_logits_backward",
+]
 
 
 # ---------------------------------------------------------------- cross-entropy, NLL
 # logits, p (N, C); loss, dloss (N,). The mean over rows is the caller's (dloss).
 
+
 def _softmax_rows(p, logits):
     """p = softmax of each row; returns (shifted, log_s): logits - row max, and the
     log of the row sums of exp(shifted), so log_softmax = shifted - log_s."""
     m = np.max(logits, axis=1, keepdims=True)
-    shifted = logits - m                   # a new array (p may not alias it)
+    shifted = logits - m  # a new array (p may not alias it)
     np.exp(shifted, out=p)
     s = np.sum(p, axis=1, keepdims=True)
     np.divide(p, s, out=p)
@@ -49,7 +70,7 @@ def cross_entropy_forward(loss, p, logits, target, ignore_index):
     ignore_index = _class_target(fn, target, N, Cn, ignore_index)
     if N == 0:
         return
-    if Cn == 0:                            # every row is ignored (checked above)
+    if Cn == 0:  # every row is ignored (checked above)
         loss.fill(0)
         return
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -95,11 +116,11 @@ def cross_entropy_prob_forward(loss, p, logits, target):
     if N == 0:
         return
     if Cn == 0:
-        loss.fill(0)                       # an empty sum
+        loss.fill(0)  # an empty sum
         return
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         logp, log_s = _softmax_rows(p, logits)
-        logp -= log_s                      # log_softmax
+        logp -= log_s  # log_softmax
         logp *= target
         np.sum(logp, axis=1, out=loss)
         np.negative(loss, out=loss)
@@ -151,19 +172,22 @@ def nll_backward(dx, dloss, target, ignore_index):
     _ndim(fn, 2, dx=dx)
     N = dloss.shape[0]
     if dx is not None and dx.shape[0] != N:
-        raise ValueError(f"{fn}: dx has shape {dx.shape}; expected ({N}, C) for dloss {dloss.shape}")
+        raise ValueError(
+            f"{fn}: dx has shape {dx.shape}; expected ({N}, C) for dloss {dloss.shape}"
+        )
     ignore_index = _class_target(fn, target, N, None if dx is None else dx.shape[1], ignore_index)
     if dx is None or N == 0:
         return
     rows = np.nonzero(target != ignore_index)[0]
     with np.errstate(over="ignore", invalid="ignore"):
-        dx[rows, target[rows]] -= dloss[rows]   # one entry per row: no repeats
+        dx[rows, target[rows]] -= dloss[rows]  # one entry per row: no repeats
 
 
 # ---------------------------------------------------------------- elementwise losses
 # <loss>_forward(out, x, t, reduction);  <loss>_backward(dx, dt, dout, x, t, reduction).
 # reduction: 0 none (out, dout shaped like x), 1 mean, 2 sum (out, dout 0-d).
 # Backward uses dl = dout (none, sum) or dout / n (mean) for every element.
+
 
 def _check_loss_forward(fn, out, x, t, reduction):
     _dtype_of(fn, out=out, x=x, t=t)
@@ -172,18 +196,18 @@ def _check_loss_forward(fn, out, x, t, reduction):
     _writable(fn, out=out)
     _same_shape(fn, x.shape, t=t)
     _same_shape(fn, x.shape if reduction == 0 else (), out=out)
-    return reduction, x.reshape(-1), t.reshape(-1)       # views: contiguous
+    return reduction, x.reshape(-1), t.reshape(-1)  # views: contiguous
 
 
-def _reduce_loss(out, l, reduction):
-    """out = l (none), mean(l) or sum(l); l is a 1-D temporary."""
+def _reduce_loss(out, loss, reduction):
+    """out = loss (none), mean(loss) or sum(loss); loss is a 1-D temporary."""
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if reduction == 0:
-            np.copyto(out.reshape(-1), l)
+            np.copyto(out.reshape(-1), loss)
         else:
-            s = np.sum(l)
+            s = np.sum(loss)
             if reduction == 1:
-                s = np.divide(s, l.size)    # 0/0 = nan for an empty mean, as torch
+                s = np.divide(s, loss.size)  # 0/0 = nan for an empty mean, as torch
             out[...] = s
 
 
@@ -213,9 +237,9 @@ def mse_forward(out, x, t, reduction):
     """l = (x - t)^2, then reduced"""
     reduction, x, t = _check_loss_forward("mse_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = x - t
-        l *= l
-    _reduce_loss(out, l, reduction)
+        loss = x - t
+        loss *= loss
+    _reduce_loss(out, loss, reduction)
 
 
 def mse_backward(dx, dt, dout, x, t, reduction):
@@ -237,9 +261,9 @@ def l1_forward(out, x, t, reduction):
     """l = |x - t|, then reduced"""
     reduction, x, t = _check_loss_forward("l1_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = x - t
-        np.abs(l, out=l)
-    _reduce_loss(out, l, reduction)
+        loss = x - t
+        np.abs(loss, out=loss)
+    _reduce_loss(out, loss, reduction)
 
 
 def l1_backward(dx, dt, dout, x, t, reduction):
@@ -265,7 +289,7 @@ def _clamped_logs(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         log_x = np.log(x)
         log_1mx = np.log1p(-x)
-    np.maximum(log_x, -100, out=log_x)     # NaN (x outside [0, 1]) propagates
+    np.maximum(log_x, -100, out=log_x)  # NaN (x outside [0, 1]) propagates
     np.maximum(log_1mx, -100, out=log_1mx)
     return log_x, log_1mx
 
@@ -277,10 +301,10 @@ def bce_forward(out, x, t, reduction):
     with np.errstate(over="ignore", invalid="ignore"):
         log_x *= t
         log_1mx *= 1 - t
-        l = log_x
-        l += log_1mx
-        np.negative(l, out=l)
-    _reduce_loss(out, l, reduction)
+        loss = log_x
+        loss += log_1mx
+        np.negative(loss, out=loss)
+    _reduce_loss(out, loss, reduction)
 
 
 def bce_backward(dx, dt, dout, x, t, reduction):
@@ -309,13 +333,13 @@ def bce_logits_forward(out, x, t, reduction):
     """l = max(x, 0) - x t + log1p(exp(-|x|))   (stable for any x; x are logits)"""
     reduction, x, t = _check_loss_forward("bce_logits_forward", out, x, t, reduction)
     with np.errstate(over="ignore", invalid="ignore"):
-        l = np.abs(x)
-        np.negative(l, out=l)
-        np.exp(l, out=l)
-        np.log1p(l, out=l)
-        l += np.maximum(x, 0)
-        l -= x * t
-    _reduce_loss(out, l, reduction)
+        loss = np.abs(x)
+        np.negative(loss, out=loss)
+        np.exp(loss, out=loss)
+        np.log1p(loss, out=loss)
+        loss += np.maximum(x, 0)
+        loss -= x * t
+    _reduce_loss(out, loss, reduction)
 
 
 def bce_logits_backward(dx, dt, dout, x, t, reduction):

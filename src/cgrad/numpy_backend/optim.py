@@ -1,5 +1,4 @@
-"""Optimizer steps (sgd_step, adam_step), in place, one parameter at a time.
-"""
+"""Optimizer steps (sgd_step, adam_step), in place, one parameter at a time."""
 # SPDX-License-Identifier: MIT
 
 import math
@@ -16,6 +15,7 @@ __all__ = ["sgd_step", "adam_step"]
 # In place, one parameter at a time, following torch.optim's single-tensor rules.
 # Scalars (lr, betas, ...) are Python floats, rounded to the arrays' dtype where
 # they meet them, as torch does.
+
 
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
     """d = g + weight_decay p   (skipped when weight_decay == 0, as torch)
@@ -78,8 +78,8 @@ def adam_step(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * (g * g)
-        bias1 = 1 - beta1 ** step
-        bias2_sqrt = math.sqrt(1 - beta2 ** step)
+        bias1 = 1 - beta1**step
+        bias2_sqrt = math.sqrt(1 - beta2**step)
         denom = np.sqrt(v)
         denom /= bias2_sqrt
         denom += eps

@@ -1,5 +1,4 @@
-"""Reductions over a set of axes: sum, mean and amax, forward and backward.
-"""
+"""Reductions over a set of axes: sum, mean and amax, forward and backward."""
 # SPDX-License-Identifier: MIT
 
 import math
@@ -9,13 +8,20 @@ import numpy as np
 from ._checks import _contig, _dtype_of, _same_shape, _writable
 
 # The kernels of this family (the package exports them: the backend interface).
-__all__ = ["sum_forward", "sum_backward", "mean_forward", "mean_backward", "amax_forward",
-           "amax_backward"]
+__all__ = [
+    "sum_forward",
+    "sum_backward",
+    "mean_forward",
+    "mean_backward",
+    "amax_forward",
+    "amax_backward",
+]
 
 
 # ---------------------------------------------------------------- reductions
 # axes: a sorted tuple of distinct non-negative ints, non-empty. out/dout hold
 # prod(kept dims) values, in keepdim or squeezed shape (only size and order count).
+
 
 def _check_axes(fn, axes, ndim):
     if not isinstance(axes, tuple) or len(axes) == 0:
@@ -25,8 +31,10 @@ def _check_axes(fn, axes, ndim):
         if isinstance(ax, (bool, np.bool_)) or not isinstance(ax, (int, np.integer)):
             raise ValueError(f"{fn}: axes must be ints, got {axes!r}")
         if not prev < ax < ndim:
-            raise ValueError(f"{fn}: axes {axes!r} must be sorted, distinct and in [0, {ndim}) "
-                             f"for an array of {ndim} dims")
+            raise ValueError(
+                f"{fn}: axes {axes!r} must be sorted, distinct and in [0, {ndim}) "
+                f"for an array of {ndim} dims"
+            )
         prev = ax
 
 
@@ -38,9 +46,11 @@ def _kept_shape(shape, axes):
 def _check_reduced(fn, name, arr, shape, axes):
     kept = _kept_shape(shape, axes)
     if arr.size != math.prod(kept):
-        raise ValueError(f"{fn}: {name} has shape {arr.shape} ({arr.size} values); reducing "
-                         f"shape {shape} over axes {axes} needs {math.prod(kept)} values")
-    return arr.reshape(kept)               # a view: arr is C-contiguous
+        raise ValueError(
+            f"{fn}: {name} has shape {arr.shape} ({arr.size} values); reducing "
+            f"shape {shape} over axes {axes} needs {math.prod(kept)} values"
+        )
+    return arr.reshape(kept)  # a view: arr is C-contiguous
 
 
 def _check_reduce_forward(fn, out, x, axes):
@@ -93,15 +103,16 @@ def mean_backward(dx, dout, axes):
     dout_k = _check_reduced(fn, "dout", dout, dx.shape, axes)
     count = math.prod(dx.shape[ax] for ax in axes)
     if count == 0:
-        return                             # dx is empty
+        return  # dx is empty
     with np.errstate(over="ignore", invalid="ignore"):
         np.add(dx, dout_k / count, out=dx)
 
 
 def _check_amax_groups(fn, shape, axes):
     if any(shape[ax] == 0 for ax in axes):
-        raise ValueError(f"{fn}: cannot take the max over an empty group "
-                         f"(shape {shape}, axes {axes})")
+        raise ValueError(
+            f"{fn}: cannot take the max over an empty group (shape {shape}, axes {axes})"
+        )
 
 
 def amax_forward(out, x, axes):
@@ -129,5 +140,5 @@ def amax_backward(dx, dout, x, out, axes):
     at_max = x == out_k
     n = np.sum(at_max, axis=axes, keepdims=True, dtype=dx.dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        share = dout_k / n                 # n == 0 only for a NaN group: masked out below
+        share = dout_k / n  # n == 0 only for a NaN group: masked out below
         np.add(dx, share, out=dx, where=at_max)

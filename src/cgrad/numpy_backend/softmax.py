@@ -1,5 +1,4 @@
-"""Softmax and log-softmax along one axis, forward and backward.
-"""
+"""Softmax and log-softmax along one axis, forward and backward."""
 # SPDX-License-Identifier: MIT
 
 import numpy as np
@@ -12,6 +11,7 @@ __all__ = ["softmax_forward", "softmax_backward", "log_softmax_forward", "log_so
 
 # ---------------------------------------------------------------- softmax
 
+
 def _check_softmax(fn, axis, **arrays):
     _dtype_of(fn, ("dx",), **arrays)
     _contig(fn, **arrays)
@@ -19,10 +19,14 @@ def _check_softmax(fn, axis, **arrays):
     _writable(fn, **{names[0]: arrays[names[0]]})
     ref = arrays[names[-1]]
     _same_shape(fn, ref.shape, **arrays)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) \
-            or not 0 <= axis < ref.ndim:
-        raise ValueError(f"{fn}: axis must be an int in [0, {ref.ndim}) for shape {ref.shape}, "
-                         f"got {axis!r}")
+    if (
+        isinstance(axis, (bool, np.bool_))
+        or not isinstance(axis, (int, np.integer))
+        or not 0 <= axis < ref.ndim
+    ):
+        raise ValueError(
+            f"{fn}: axis must be an int in [0, {ref.ndim}) for shape {ref.shape}, got {axis!r}"
+        )
     return int(axis)
 
 

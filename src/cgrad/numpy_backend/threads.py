@@ -14,6 +14,7 @@ __all__ = ["set_num_threads", "get_num_threads", "config"]
 # ---------------------------------------------------------------- threads and configuration
 # NumPy decides its own threading; these exist so the two backends share one interface.
 
+
 def set_num_threads(n):
     """Accepted for interface parity; the NumPy backend has no thread setting."""
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):

@@ -12,17 +12,45 @@ import numpy as np
 from ._checks import _check_unary_backward, _check_unary_forward, _float_param
 
 # The kernels of this family (the package exports them: the backend interface).
-__all__ = ["neg_forward", "neg_backward", "exp_forward", "exp_backward", "log_forward",
-           "log_backward", "sqrt_forward", "sqrt_backward", "abs_forward", "abs_backward",
-           "sin_forward", "sin_backward", "cos_forward", "cos_backward", "tanh_forward",
-           "tanh_backward", "sigmoid_forward", "sigmoid_backward", "relu_forward", "relu_backward",
-           "silu_forward", "silu_backward", "mish_forward", "mish_backward",
-           "leaky_relu_forward", "leaky_relu_backward", "softplus_forward", "softplus_backward",
-           "gelu_forward", "gelu_backward", "clamp_forward", "clamp_backward"]
+__all__ = [
+    "neg_forward",
+    "neg_backward",
+    "exp_forward",
+    "exp_backward",
+    "log_forward",
+    "log_backward",
+    "sqrt_forward",
+    "sqrt_backward",
+    "abs_forward",
+    "abs_backward",
+    "sin_forward",
+    "sin_backward",
+    "cos_forward",
+    "cos_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "relu_forward",
+    "relu_backward",
+    "silu_forward",
+    "silu_backward",
+    "mish_forward",
+    "mish_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "softplus_forward",
+    "softplus_backward",
+    "gelu_forward",
+    "gelu_backward",
+    "clamp_forward",
+    "clamp_backward",
+]
 
 
 # ---------------------------------------------------------------- elementwise unary
 # <op>_forward(y, x): y = f(x).   <op>_backward(dx, dy, x, y): dx += dy * f'(x).
+
 
 def neg_forward(y, x):
     """y = -x"""
@@ -96,7 +124,7 @@ def abs_backward(dx, dy, x, y):
     if dx is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             t = np.sign(x)
-            np.copyto(t, 0, where=np.isnan(t))        # torch: abs'(nan) = sgn(nan) = 0
+            np.copyto(t, 0, where=np.isnan(t))  # torch: abs'(nan) = sgn(nan) = 0
             t *= dy
             dx += t
 
@@ -158,10 +186,10 @@ def _sigmoid_into(s, z):
     neg = z < 0
     np.abs(z, out=s)
     np.negative(s, out=s)
-    np.exp(s, out=s)                       # e, never overflows
+    np.exp(s, out=s)  # e, never overflows
     r = s + 1
-    np.divide(1, r, out=r)                 # 1/(1+e) = sigmoid(|z|)
-    np.multiply(s, r, out=s)               # e/(1+e) = sigmoid(-|z|)
+    np.divide(1, r, out=r)  # 1/(1+e) = sigmoid(|z|)
+    np.multiply(s, r, out=s)  # e/(1+e) = sigmoid(-|z|)
     np.copyto(s, r, where=~neg)
 
 
@@ -255,12 +283,13 @@ def mish_backward(dx, dy, x, y):
 
 # ---------------------------------------------------------------- unary with parameters
 
+
 def leaky_relu_forward(y, x, negative_slope):
     """y = x if x > 0 else negative_slope * x"""
     y, x = _check_unary_forward("leaky_relu_forward", y, x)
     slope = _float_param("leaky_relu_forward", "negative_slope", negative_slope)
     pos = x > 0
-    np.copyto(y, x, where=pos)             # this order is also right when y is x
+    np.copyto(y, x, where=pos)  # this order is also right when y is x
     np.multiply(x, slope, out=y, where=~pos)
 
 
@@ -288,9 +317,9 @@ def softplus_forward(y, x, beta, threshold):
         t = np.abs(z)
         np.negative(t, out=t)
         np.exp(t, out=t)
-        np.log1p(t, out=t)                 # log1p(exp(-|z|))
+        np.log1p(t, out=t)  # log1p(exp(-|z|))
         np.maximum(z, 0, out=z)
-        np.add(z, t, out=z)                # log1p(exp(z))
+        np.add(z, t, out=z)  # log1p(exp(z))
         np.copyto(z, x, where=linear)
         np.divide(z, beta, out=z, where=~linear)
         np.copyto(y, z)
@@ -348,9 +377,13 @@ def clamp_backward(dx, dy, x, y, lo, hi):
 #    in u = 72 w - 1, made the same way.
 # tests/test_kernels.py checks _erf and _erfc against math.erf/math.erfc on dense grids.
 
-_ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
-                    for n in range(13))
+_ERF_TAYLOR = tuple(
+    2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(13)
+)
 
+# The coefficient tables stay in rows (the formatter would put each number on a
+# line of its own).
+# fmt: off
 _ERFC_PIECES = (  # (lo, hi, coefficients of R in powers of u = (a - (lo+hi)/2) / ((hi-lo)/2))
     (0.5, 2.0, (
         0.3678229164523611, -0.15661640697345738, 0.06007250896683709,
@@ -375,6 +408,7 @@ _ERFC_TAIL = (  # S(w) in powers of u = 72 w - 1, for a >= 6
     -2.357833330709325e-06, 1.0286465741477058e-07, -5.6376551193088024e-09,
     3.6926557128003245e-10, -2.7969670549855024e-11, 2.3922875992320455e-12,
     -2.2726445822587304e-13, 2.4679228766012223e-14, -2.8022377741339723e-15)
+# fmt: on
 
 
 def _horner(coefs, u):
@@ -462,7 +496,7 @@ def _gelu64(x, approximate_tanh):
             t = x64 * x64
             t *= _GELU_C * _SQRT_2_OVER_PI
             t += _SQRT_2_OVER_PI
-            t *= x64                        # u
+            t *= x64  # u
             np.tanh(t, out=t)
             t += 1
             t *= x64
@@ -482,23 +516,23 @@ def _gelu_grad64(x, approximate_tanh):
             th = x2 * (_GELU_C * _SQRT_2_OVER_PI)
             th += _SQRT_2_OVER_PI
             th *= x64
-            np.tanh(th, out=th)                       # tanh u
+            np.tanh(th, out=th)  # tanh u
             x2 *= 3 * _GELU_C * _SQRT_2_OVER_PI
-            x2 += _SQRT_2_OVER_PI                     # du/dx
+            x2 += _SQRT_2_OVER_PI  # du/dx
             d = th * th
             np.subtract(1, d, out=d)
             d *= x2
-            d *= x64                                  # x (1 - tanh^2 u) du/dx   (term 2, x2)
+            d *= x64  # x (1 - tanh^2 u) du/dx   (term 2, x2)
             d += th
-            d += 1                                    # + (1 + tanh u)           (term 1, x2)
+            d += 1  # + (1 + tanh u)           (term 1, x2)
             d *= 0.5
         else:
             d = np.multiply(x64, x64)
             d *= -0.5
             np.exp(d, out=d)
-            d *= _INV_SQRT_2PI                        # phi(x)
+            d *= _INV_SQRT_2PI  # phi(x)
             d *= x64
-            d += _ndtr(x64)                           # Phi(x) + x phi(x)
+            d += _ndtr(x64)  # Phi(x) + x phi(x)
     return d
 
 

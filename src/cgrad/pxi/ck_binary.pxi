@@ -63,15 +63,19 @@ cdef object _bin_fwd(str fn, object out, object a, object b, bfwd32 f32, bfwd64 
     if q.t == F32:
         if q.n >= NOGIL_MIN:
             with nogil:
-                st = f32(<float *>q.out, <const float *>q.a, <const float *>q.b, q.ndim, q.shape, q.sa, q.sb)
+                st = f32(<float *>q.out, <const float *>q.a, <const float *>q.b, q.ndim,
+                         q.shape, q.sa, q.sb)
         else:
-            st = f32(<float *>q.out, <const float *>q.a, <const float *>q.b, q.ndim, q.shape, q.sa, q.sb)
+            st = f32(<float *>q.out, <const float *>q.a, <const float *>q.b, q.ndim, q.shape,
+                     q.sa, q.sb)
     else:
         if q.n >= NOGIL_MIN:
             with nogil:
-                st = f64(<double *>q.out, <const double *>q.a, <const double *>q.b, q.ndim, q.shape, q.sa, q.sb)
+                st = f64(<double *>q.out, <const double *>q.a, <const double *>q.b, q.ndim,
+                         q.shape, q.sa, q.sb)
         else:
-            st = f64(<double *>q.out, <const double *>q.a, <const double *>q.b, q.ndim, q.shape, q.sa, q.sb)
+            st = f64(<double *>q.out, <const double *>q.a, <const double *>q.b, q.ndim,
+                     q.shape, q.sa, q.sb)
     _status(fn, st)
 
 
@@ -133,28 +137,47 @@ cdef object _bin_bwd(str fn, object da, object db, object dout, object a, object
 
 def add_forward(out, a, b):
     _bin_fwd("add_forward", out, a, b, cg_add_forward_f32, cg_add_forward_f64)
+
+
 def add_backward(da, db, dout, a, b, out):
-    _bin_bwd("add_backward", da, db, dout, a, b, out, False, False, cg_add_backward_f32, cg_add_backward_f64)
+    _bin_bwd("add_backward", da, db, dout, a, b, out, False, False,
+             cg_add_backward_f32, cg_add_backward_f64)
+
 
 def sub_forward(out, a, b):
     _bin_fwd("sub_forward", out, a, b, cg_sub_forward_f32, cg_sub_forward_f64)
+
+
 def sub_backward(da, db, dout, a, b, out):
-    _bin_bwd("sub_backward", da, db, dout, a, b, out, False, False, cg_sub_backward_f32, cg_sub_backward_f64)
+    _bin_bwd("sub_backward", da, db, dout, a, b, out, False, False,
+             cg_sub_backward_f32, cg_sub_backward_f64)
+
 
 def mul_forward(out, a, b):
     _bin_fwd("mul_forward", out, a, b, cg_mul_forward_f32, cg_mul_forward_f64)
+
+
 def mul_backward(da, db, dout, a, b, out):
-    _bin_bwd("mul_backward", da, db, dout, a, b, out, True, False, cg_mul_backward_f32, cg_mul_backward_f64)
+    _bin_bwd("mul_backward", da, db, dout, a, b, out, True, False,
+             cg_mul_backward_f32, cg_mul_backward_f64)
+
 
 def div_forward(out, a, b):
     _bin_fwd("div_forward", out, a, b, cg_div_forward_f32, cg_div_forward_f64)
+
+
 def div_backward(da, db, dout, a, b, out):
-    _bin_bwd("div_backward", da, db, dout, a, b, out, True, True, cg_div_backward_f32, cg_div_backward_f64)
+    _bin_bwd("div_backward", da, db, dout, a, b, out, True, True,
+             cg_div_backward_f32, cg_div_backward_f64)
+
 
 def pow_forward(out, a, b):
     _bin_fwd("pow_forward", out, a, b, cg_pow_forward_f32, cg_pow_forward_f64)
+
+
 def pow_backward(da, db, dout, a, b, out):
-    _bin_bwd("pow_backward", da, db, dout, a, b, out, True, True, cg_pow_backward_f32, cg_pow_backward_f64)
+    _bin_bwd("pow_backward", da, db, dout, a, b, out, True, True,
+             cg_pow_backward_f32, cg_pow_backward_f64)
 
 
 cdef void _accumulate(int t, void *dst, void *src, int64_t n) noexcept nogil:
@@ -162,6 +185,7 @@ cdef void _accumulate(int t, void *dst, void *src, int64_t n) noexcept nogil:
         cg_accumulate_f32(<float *>dst, <const float *>src, n)
     else:
         cg_accumulate_f64(<double *>dst, <const double *>src, n)
+
 
 def accumulate(dst, src):
     """dst += src (both contig, same shape)."""

@@ -40,7 +40,8 @@ cdef int _same_shape(str fn, object x, str name, object ref, str refname) except
                 break
         else:
             return 0
-    raise ValueError(f"{fn}: {name} has shape {x.shape}, expected {ref.shape} (the shape of {refname})")
+    raise ValueError(f"{fn}: {name} has shape {x.shape}, expected {ref.shape} "
+                     f"(the shape of {refname})")
 
 
 cdef int _ndim_ok(str fn, object x, str name) except -1:

@@ -11,7 +11,8 @@ cdef double _dropout_p(str fn, object p) except? -1:
     return v
 
 
-cdef void _dropout_call(int t, bint bwd, void *dst, void *src, void *u, int64_t n, double p) noexcept nogil:
+cdef void _dropout_call(int t, bint bwd, void *dst, void *src, void *u, int64_t n,
+                        double p) noexcept nogil:
     if t == F32:
         if bwd:
             cg_dropout_backward_f32(<float *>dst, <const float *>src, <const float *>u, n, <float>p)

@@ -24,7 +24,8 @@ def index_add(dx, idx, src):
     if (cnp.PyArray_NDIM(<cnp.ndarray>idx) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>idx)
             or not cnp.PyArray_ISALIGNED(<cnp.ndarray>idx)
             or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>idx)):
-        raise ValueError(f"{fn}: idx must be a 1-D contiguous native int64 array, got shape {idx.shape}")
+        raise ValueError(f"{fn}: idx must be a 1-D contiguous native int64 array, "
+                         f"got shape {idx.shape}")
     if cnp.PyArray_NDIM(<cnp.ndarray>dx) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>src) != 2:
         raise ValueError(f"{fn}: expected dx (R, D), src (n, D), idx (n,); got dx {dx.shape}, "
                          f"src {src.shape}, idx {idx.shape}")

@@ -23,20 +23,23 @@ cdef struct Linear:
 
 cdef int _linear_fwd_call(Linear *L) noexcept nogil:
     if L.t == F32:
-        return cg_linear_forward_f32(<float *>L.y, <float *>L.z, <const float *>L.x, <const float *>L.w,
-                                     <const float *>L.b, L.N, L.IN, L.OUT, L.act)
-    return cg_linear_forward_f64(<double *>L.y, <double *>L.z, <const double *>L.x, <const double *>L.w,
-                                 <const double *>L.b, L.N, L.IN, L.OUT, L.act)
+        return cg_linear_forward_f32(<float *>L.y, <float *>L.z, <const float *>L.x,
+                                     <const float *>L.w, <const float *>L.b, L.N, L.IN,
+                                     L.OUT, L.act)
+    return cg_linear_forward_f64(<double *>L.y, <double *>L.z, <const double *>L.x,
+                                 <const double *>L.w, <const double *>L.b, L.N, L.IN, L.OUT, L.act)
 
 
 cdef int _linear_bwd_call(Linear *L) noexcept nogil:
     if L.t == F32:
-        return cg_linear_backward_f32(<float *>L.dx, <float *>L.dw, <float *>L.db, <const float *>L.dy,
-                                      <const float *>L.x, <const float *>L.w, <const float *>L.z,
-                                      <const float *>L.y, <float *>L.scratch, L.N, L.IN, L.OUT, L.act, L.acc)
-    return cg_linear_backward_f64(<double *>L.dx, <double *>L.dw, <double *>L.db, <const double *>L.dy,
-                                  <const double *>L.x, <const double *>L.w, <const double *>L.z,
-                                  <const double *>L.y, <double *>L.scratch, L.N, L.IN, L.OUT, L.act, L.acc)
+        return cg_linear_backward_f32(<float *>L.dx, <float *>L.dw, <float *>L.db,
+                                      <const float *>L.dy, <const float *>L.x, <const float *>L.w,
+                                      <const float *>L.z, <const float *>L.y, <float *>L.scratch,
+                                      L.N, L.IN, L.OUT, L.act, L.acc)
+    return cg_linear_backward_f64(<double *>L.dx, <double *>L.dw, <double *>L.db,
+                                  <const double *>L.dy, <const double *>L.x, <const double *>L.w,
+                                  <const double *>L.z, <const double *>L.y, <double *>L.scratch,
+                                  L.N, L.IN, L.OUT, L.act, L.acc)
 
 
 cdef int _linear_xw(str fn, object x, object w, Linear *L) except -1:

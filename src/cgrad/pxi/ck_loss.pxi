@@ -18,24 +18,37 @@ cdef struct Rows:
 cdef int _rows_call(Rows *r) noexcept nogil:
     if r.t == F32:
         if r.op == 0:
-            return cg_cross_entropy_forward_f32(<float *>r.out, <float *>r.p, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
+            return cg_cross_entropy_forward_f32(<float *>r.out, <float *>r.p, <const float *>r.src,
+                                                r.ti, r.N, r.C, r.ignore)
         if r.op == 1:
-            return cg_cross_entropy_backward_f32(<float *>r.out, <const float *>r.src, <const float *>r.p, r.ti, r.N, r.C, r.ignore)
+            return cg_cross_entropy_backward_f32(<float *>r.out, <const float *>r.src,
+                                                 <const float *>r.p, r.ti, r.N, r.C, r.ignore)
         if r.op == 2:
-            return cg_cross_entropy_prob_forward_f32(<float *>r.out, <float *>r.p, <const float *>r.src, <const float *>r.tf, r.N, r.C)
+            return cg_cross_entropy_prob_forward_f32(<float *>r.out, <float *>r.p,
+                                                     <const float *>r.src, <const float *>r.tf,
+                                                     r.N, r.C)
         if r.op == 3:
-            return cg_cross_entropy_prob_backward_f32(<float *>r.out, <const float *>r.src, <const float *>r.p, <const float *>r.tf, r.N, r.C)
+            return cg_cross_entropy_prob_backward_f32(<float *>r.out, <const float *>r.src,
+                                                      <const float *>r.p, <const float *>r.tf,
+                                                      r.N, r.C)
         if r.op == 4:
-            return cg_nll_forward_f32(<float *>r.out, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
+            return cg_nll_forward_f32(<float *>r.out, <const float *>r.src, r.ti, r.N,
+                                      r.C, r.ignore)
         return cg_nll_backward_f32(<float *>r.out, <const float *>r.src, r.ti, r.N, r.C, r.ignore)
     if r.op == 0:
-        return cg_cross_entropy_forward_f64(<double *>r.out, <double *>r.p, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
+        return cg_cross_entropy_forward_f64(<double *>r.out, <double *>r.p, <const double *>r.src,
+                                            r.ti, r.N, r.C, r.ignore)
     if r.op == 1:
-        return cg_cross_entropy_backward_f64(<double *>r.out, <const double *>r.src, <const double *>r.p, r.ti, r.N, r.C, r.ignore)
+        return cg_cross_entropy_backward_f64(<double *>r.out, <const double *>r.src,
+                                             <const double *>r.p, r.ti, r.N, r.C, r.ignore)
     if r.op == 2:
-        return cg_cross_entropy_prob_forward_f64(<double *>r.out, <double *>r.p, <const double *>r.src, <const double *>r.tf, r.N, r.C)
+        return cg_cross_entropy_prob_forward_f64(<double *>r.out, <double *>r.p,
+                                                 <const double *>r.src, <const double *>r.tf,
+                                                 r.N, r.C)
     if r.op == 3:
-        return cg_cross_entropy_prob_backward_f64(<double *>r.out, <const double *>r.src, <const double *>r.p, <const double *>r.tf, r.N, r.C)
+        return cg_cross_entropy_prob_backward_f64(<double *>r.out, <const double *>r.src,
+                                                  <const double *>r.p, <const double *>r.tf,
+                                                  r.N, r.C)
     if r.op == 4:
         return cg_nll_forward_f64(<double *>r.out, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
     return cg_nll_backward_f64(<double *>r.out, <const double *>r.src, r.ti, r.N, r.C, r.ignore)
@@ -120,13 +133,18 @@ cdef object _ce_bwd(str fn, int op, object dlogits, object dloss, object p, obje
 def cross_entropy_forward(loss, p, logits, target, ignore_index):
     """loss_i = logsumexp(logits_i) - logits_i[t_i] (0 where t_i == ignore_index); p = softmax."""
     _ce_fwd("cross_entropy_forward", 0, loss, p, logits, target, ignore_index)
+
+
 def cross_entropy_backward(dlogits, dloss, p, target, ignore_index):
     """dlogits_i += (p_i - onehot(t_i)) * dloss_i (ignored rows: nothing)."""
     _ce_bwd("cross_entropy_backward", 1, dlogits, dloss, p, target, ignore_index)
 
+
 def cross_entropy_prob_forward(loss, p, logits, target):
     """loss_i = -sum_c target_ic log_softmax(logits_i)_c; p = softmax."""
     _ce_fwd("cross_entropy_prob_forward", 2, loss, p, logits, target, None)
+
+
 def cross_entropy_prob_backward(dlogits, dloss, p, target):
     """dlogits_i += (p_i sum_c target_ic - target_i) * dloss_i."""
     _ce_bwd("cross_entropy_prob_backward", 3, dlogits, dloss, p, target, None)
@@ -179,8 +197,10 @@ def nll_backward(dx, dloss, target, ignore_index):
 
 ctypedef int (*lfwd32)(float *, const float *, const float *, int64_t, int) noexcept nogil
 ctypedef int (*lfwd64)(double *, const double *, const double *, int64_t, int) noexcept nogil
-ctypedef int (*lbwd32)(float *, float *, const float *, const float *, const float *, int64_t, int) noexcept nogil
-ctypedef int (*lbwd64)(double *, double *, const double *, const double *, const double *, int64_t, int) noexcept nogil
+ctypedef int (*lbwd32)(float *, float *, const float *, const float *, const float *,
+                       int64_t, int) noexcept nogil
+ctypedef int (*lbwd64)(double *, double *, const double *, const double *, const double *,
+                       int64_t, int) noexcept nogil
 
 
 cdef int _red_out(str fn, object out, str name, object x, int red) except -1:
@@ -246,41 +266,58 @@ cdef object _eloss_bwd(str fn, object dx, object dt, object dout, object x, obje
     cdef void *tp = _data(t)
     if ty == F32:
         if n < NOGIL_MIN:
-            st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp, <const float *>tp, n, red)
+            st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp,
+                     <const float *>tp, n, red)
         else:
             with nogil:
-                st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp, <const float *>tp, n, red)
+                st = f32(<float *>dxp, <float *>dtp, <const float *>dp, <const float *>xp,
+                         <const float *>tp, n, red)
     else:
         if n < NOGIL_MIN:
-            st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp, <const double *>tp, n, red)
+            st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp,
+                     <const double *>tp, n, red)
         else:
             with nogil:
-                st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp, <const double *>tp, n, red)
+                st = f64(<double *>dxp, <double *>dtp, <const double *>dp, <const double *>xp,
+                         <const double *>tp, n, red)
     _status(fn, st)
 
 
 def mse_forward(out, x, t, reduction):
     """l = (x - t)^2, reduced (0 none, 1 mean, 2 sum)."""
     _eloss_fwd("mse_forward", out, x, t, reduction, cg_mse_forward_f32, cg_mse_forward_f64)
+
+
 def mse_backward(dx, dt, dout, x, t, reduction):
-    _eloss_bwd("mse_backward", dx, dt, dout, x, t, reduction, cg_mse_backward_f32, cg_mse_backward_f64)
+    _eloss_bwd("mse_backward", dx, dt, dout, x, t, reduction,
+               cg_mse_backward_f32, cg_mse_backward_f64)
+
 
 def l1_forward(out, x, t, reduction):
     """l = |x - t|, reduced (0 none, 1 mean, 2 sum)."""
     _eloss_fwd("l1_forward", out, x, t, reduction, cg_l1_forward_f32, cg_l1_forward_f64)
+
+
 def l1_backward(dx, dt, dout, x, t, reduction):
     _eloss_bwd("l1_backward", dx, dt, dout, x, t, reduction, cg_l1_backward_f32, cg_l1_backward_f64)
+
 
 def bce_forward(out, x, t, reduction):
     """l = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100)), reduced."""
     _eloss_fwd("bce_forward", out, x, t, reduction, cg_bce_forward_f32, cg_bce_forward_f64)
+
+
 def bce_backward(dx, dt, dout, x, t, reduction):
-    _eloss_bwd("bce_backward", dx, dt, dout, x, t, reduction, cg_bce_backward_f32, cg_bce_backward_f64)
+    _eloss_bwd("bce_backward", dx, dt, dout, x, t, reduction,
+               cg_bce_backward_f32, cg_bce_backward_f64)
+
 
 def bce_logits_forward(out, x, t, reduction):
     """l = max(x, 0) - x t + log1p(exp(-|x|)), reduced."""
     _eloss_fwd("bce_logits_forward", out, x, t, reduction, cg_bce_logits_forward_f32,
                cg_bce_logits_forward_f64)
+
+
 def bce_logits_backward(dx, dt, dout, x, t, reduction):
     _eloss_bwd("bce_logits_backward", dx, dt, dout, x, t, reduction, cg_bce_logits_backward_f32,
                cg_bce_logits_backward_f64)

@@ -19,13 +19,15 @@ cdef struct Step:
 cdef int _step_call(Step *s, bint adam) noexcept nogil:
     if adam:
         if s.t == F32:
-            return cg_adam_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, <float *>s.v, s.n,
-                                    s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.decoupled)
-        return cg_adam_step_f64(<double *>s.p, <const double *>s.g, <double *>s.a, <double *>s.v, s.n,
-                                s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.step, s.decoupled)
+            return cg_adam_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, <float *>s.v,
+                                    s.n, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay,
+                                    s.step, s.decoupled)
+        return cg_adam_step_f64(<double *>s.p, <const double *>s.g, <double *>s.a, <double *>s.v,
+                                s.n, s.lr, s.beta1, s.beta2, s.eps, s.weight_decay,
+                                s.step, s.decoupled)
     if s.t == F32:
-        return cg_sgd_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, s.n, s.lr, s.momentum,
-                               s.dampening, s.weight_decay, s.nesterov, s.first)
+        return cg_sgd_step_f32(<float *>s.p, <const float *>s.g, <float *>s.a, s.n, s.lr,
+                               s.momentum, s.dampening, s.weight_decay, s.nesterov, s.first)
     return cg_sgd_step_f64(<double *>s.p, <const double *>s.g, <double *>s.a, s.n, s.lr, s.momentum,
                            s.dampening, s.weight_decay, s.nesterov, s.first)
 

@@ -71,27 +71,37 @@ cdef int _reduce_plan(str fn, object x, str xname, object axes, object small, st
 cdef int _reduce_call(Reduce *r) noexcept nogil:
     if r.t == F32:
         if r.op == R_SUM_F:
-            return cg_sum_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+            return cg_sum_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape,
+                                      r.axes, r.naxes)
         if r.op == R_SUM_B:
-            return cg_sum_backward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+            return cg_sum_backward_f32(<float *>r.dst, <const float *>r.src, r.ndim,
+                                       r.shape, r.axes, r.naxes)
         if r.op == R_MEAN_F:
-            return cg_mean_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+            return cg_mean_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim,
+                                       r.shape, r.axes, r.naxes)
         if r.op == R_MEAN_B:
-            return cg_mean_backward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+            return cg_mean_backward_f32(<float *>r.dst, <const float *>r.src, r.ndim,
+                                        r.shape, r.axes, r.naxes)
         if r.op == R_AMAX_F:
-            return cg_amax_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+            return cg_amax_forward_f32(<float *>r.dst, <const float *>r.src, r.ndim,
+                                       r.shape, r.axes, r.naxes)
         return cg_amax_backward_f32(<float *>r.dst, <const float *>r.src, <const float *>r.x,
                                     <const float *>r.o, r.ndim, r.shape, r.axes, r.naxes)
     if r.op == R_SUM_F:
-        return cg_sum_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+        return cg_sum_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape,
+                                  r.axes, r.naxes)
     if r.op == R_SUM_B:
-        return cg_sum_backward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+        return cg_sum_backward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape,
+                                   r.axes, r.naxes)
     if r.op == R_MEAN_F:
-        return cg_mean_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+        return cg_mean_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape,
+                                   r.axes, r.naxes)
     if r.op == R_MEAN_B:
-        return cg_mean_backward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+        return cg_mean_backward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape,
+                                    r.axes, r.naxes)
     if r.op == R_AMAX_F:
-        return cg_amax_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape, r.axes, r.naxes)
+        return cg_amax_forward_f64(<double *>r.dst, <const double *>r.src, r.ndim, r.shape,
+                                   r.axes, r.naxes)
     return cg_amax_backward_f64(<double *>r.dst, <const double *>r.src, <const double *>r.x,
                                 <const double *>r.o, r.ndim, r.shape, r.axes, r.naxes)
 
@@ -147,16 +157,23 @@ cdef object _reduce_bwd(str fn, int op, object dx, object dout, object axes):
 
 def sum_forward(out, x, axes):
     _reduce_fwd("sum_forward", R_SUM_F, out, x, axes)
+
+
 def sum_backward(dx, dout, axes):
     _reduce_bwd("sum_backward", R_SUM_B, dx, dout, axes)
 
+
 def mean_forward(out, x, axes):
     _reduce_fwd("mean_forward", R_MEAN_F, out, x, axes)
+
+
 def mean_backward(dx, dout, axes):
     _reduce_bwd("mean_backward", R_MEAN_B, dx, dout, axes)
 
+
 def amax_forward(out, x, axes):
     _reduce_fwd("amax_forward", R_AMAX_F, out, x, axes)
+
 
 def amax_backward(dx, dout, x, out, axes):
     cdef str fn = "amax_backward"
@@ -174,7 +191,8 @@ def amax_backward(dx, dout, x, out, axes):
     _same_shape(fn, x, "x", dx, "dx")
     _reduce_plan(fn, dx, "dx", axes, dout, "dout", &r)
     if _size(out) != _size(dout):
-        raise ValueError(f"{fn}: out has size {_size(out)}, expected {_size(dout)} (the size of dout)")
+        raise ValueError(f"{fn}: out has size {_size(out)}, expected {_size(dout)} "
+                         "(the size of dout)")
     _empty_group_check(fn, &r, out)
     r.dst = _data(dx)
     r.src = _data(dout)

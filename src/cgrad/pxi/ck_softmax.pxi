@@ -42,20 +42,25 @@ cdef void _softmax_call(Softmax *s) noexcept nogil:
         if s.op == 0:
             cg_softmax_forward_f32(<float *>s.dst, <const float *>s.src, s.outer, s.n, s.inner)
         elif s.op == 1:
-            cg_softmax_backward_f32(<float *>s.dst, <const float *>s.src, <const float *>s.y, s.outer, s.n, s.inner)
+            cg_softmax_backward_f32(<float *>s.dst, <const float *>s.src,
+                                    <const float *>s.y, s.outer, s.n, s.inner)
         elif s.op == 2:
             cg_log_softmax_forward_f32(<float *>s.dst, <const float *>s.src, s.outer, s.n, s.inner)
         else:
-            cg_log_softmax_backward_f32(<float *>s.dst, <const float *>s.src, <const float *>s.y, s.outer, s.n, s.inner)
+            cg_log_softmax_backward_f32(<float *>s.dst, <const float *>s.src,
+                                        <const float *>s.y, s.outer, s.n, s.inner)
     else:
         if s.op == 0:
             cg_softmax_forward_f64(<double *>s.dst, <const double *>s.src, s.outer, s.n, s.inner)
         elif s.op == 1:
-            cg_softmax_backward_f64(<double *>s.dst, <const double *>s.src, <const double *>s.y, s.outer, s.n, s.inner)
+            cg_softmax_backward_f64(<double *>s.dst, <const double *>s.src,
+                                    <const double *>s.y, s.outer, s.n, s.inner)
         elif s.op == 2:
-            cg_log_softmax_forward_f64(<double *>s.dst, <const double *>s.src, s.outer, s.n, s.inner)
+            cg_log_softmax_forward_f64(<double *>s.dst, <const double *>s.src, s.outer,
+                                       s.n, s.inner)
         else:
-            cg_log_softmax_backward_f64(<double *>s.dst, <const double *>s.src, <const double *>s.y, s.outer, s.n, s.inner)
+            cg_log_softmax_backward_f64(<double *>s.dst, <const double *>s.src,
+                                        <const double *>s.y, s.outer, s.n, s.inner)
 
 
 cdef object _softmax_fwd(str fn, int op, object y, object x, object axis):
@@ -102,10 +107,15 @@ cdef object _softmax_bwd(str fn, int op, object dx, object dy, object y, object 
 
 def softmax_forward(y, x, axis):
     _softmax_fwd("softmax_forward", 0, y, x, axis)
+
+
 def softmax_backward(dx, dy, y, axis):
     _softmax_bwd("softmax_backward", 1, dx, dy, y, axis)
 
+
 def log_softmax_forward(y, x, axis):
     _softmax_fwd("log_softmax_forward", 2, y, x, axis)
+
+
 def log_softmax_backward(dx, dy, y, axis):
     _softmax_bwd("log_softmax_backward", 3, dx, dy, y, axis)

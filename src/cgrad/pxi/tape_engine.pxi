@@ -36,8 +36,6 @@ cpdef prepare_grad(g, TensorBase t):
     return g
 
 
-
-
 cdef class _Engine:
     cdef list heap
     cdef dict leaves       # id(tensor) -> (tensor, _Slot)
@@ -115,7 +113,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
     for x, g in zip(roots, root_grads):
         t = <TensorBase?>x
         if not t._rg:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn")
         e.send(t, g, False)
 
     try:
@@ -195,7 +194,8 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, allow_unuse
             if g is None and not allow_unused:
                 raise RuntimeError(
                     f"One of the differentiated Tensors (input {pos}) appears to not have "
-                    "been used in the graph. Set allow_unused=True if this is the desired behavior.")
+                    "been used in the graph. Set allow_unused=True if this is the desired "
+                    "behavior.")
             out.append(None if g is None else _new_tensor(_np_array(g, copy=True)))
         return tuple(out)
 
@@ -241,7 +241,8 @@ def grad_pairs(params, str who):
         if not (cnp.PyArray_Check(g) and cnp.PyArray_Check(d) and _same_shape(g, d)):
             raise ValueError(f"{who}: a gradient of shape {g.shape} for a parameter of shape "
                              f"{d.shape}")
-        if not (cnp.PyArray_ISCONTIGUOUS(<cnp.ndarray>d) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>d)):
+        if not (cnp.PyArray_ISCONTIGUOUS(<cnp.ndarray>d)
+                and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>d)):
             raise ValueError(f"{who}: parameters must be contiguous and writable arrays")
         if cnp.PyArray_TYPE(<cnp.ndarray>g) != cnp.PyArray_TYPE(<cnp.ndarray>d):
             g = g.astype(d.dtype)

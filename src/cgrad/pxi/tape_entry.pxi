@@ -199,4 +199,3 @@ DEF K_SUB = 3        # da = g, db = -g
 DEF K_BINARY = 4     # da = db = 0; <name>_backward(da, db, g, a, b, out)
 DEF K_MATMUL = 5     # 2-D: dA = G B^T, dB = A^T G
 DEF K_LINEAR = 6     # 2-D x: linear_backward(dx, dw, db, g, x, w, z, y, act), overwriting
-

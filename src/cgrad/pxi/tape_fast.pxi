@@ -218,7 +218,8 @@ cdef inline void _unary_call(const cg_unary_op *k, bint backward, bint f32, void
                              const double *p) noexcept nogil:
     if backward:
         if f32:
-            k.backward_f32(<float *>dst, <const float *>src, <const float *>x, <const float *>y, n, p)
+            k.backward_f32(<float *>dst, <const float *>src, <const float *>x, <const float *>y,
+                           n, p)
         else:
             k.backward_f64(<double *>dst, <const double *>src, <const double *>x,
                            <const double *>y, n, p)
@@ -333,7 +334,8 @@ def linear(x, weight, bias=None, activation=None):
     dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>xd)[0]
     dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>wd)[0]
     y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if (_ACT_Z >> act) & 1 else None   # gelu's backward reads z
+    # gelu's backward reads z
+    z = cnp.PyArray_EMPTY(2, dims, typenum, 0) if (_ACT_Z >> act) & 1 else None
     _kernel("linear_forward")(y, z, xd, wd, bd, act)
     cdef TensorBase res = _new_tensor(y)
     cdef TensorBase tx = <TensorBase>x, tw = <TensorBase>weight
@@ -444,7 +446,8 @@ cdef tuple _compiled_backward(Node n, g):
         dw = _empty_like(<cnp.ndarray>w) if needs[1] else None
         has_b = n.has_b
         if has_b and needs[2]:
-            db = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(<cnp.ndarray>w), cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
+            db = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(<cnp.ndarray>w),
+                                   cnp.PyArray_TYPE(<cnp.ndarray>w), 0)
         y = n.y
         scratch = _empty_like(<cnp.ndarray>y) if n.act else None
         _kernel("linear_backward")(dx, dw, db, g, x2, w, n.z, y, n.act, scratch, False)
@@ -463,4 +466,3 @@ cdef tuple _compiled_backward(Node n, g):
         db = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(<cnp.ndarray>g), 0)
         _mm(db, sa, g, True, False)
     return (da, db)
-
