@@ -86,11 +86,12 @@ def _unary_inplace_call(r, t):
 
 def _unary_methods(r):
     env = _unary_env(r)
-    if r.fast and not r.params:           # the common case, compiled: no Python frame
+    if r.fast and not r.params:  # the common case, compiled: no Python frame
         out = {r.method: _tape.unary_method(env["REC"], r.method, _doc(r))}
     else:
-        src = (f"def {r.method}(self{_sig(r)}):\n{_check_line(r)}"
-               f"    return {_unary_call(r, 'self')}\n")
+        src = (
+            f"def {r.method}(self{_sig(r)}):\n{_check_line(r)}    return {_unary_call(r, 'self')}\n"
+        )
         out = {r.method: _compile(r.method, src, env, r.name)}
     if r.inplace_method:
         name = r.method + "_"
