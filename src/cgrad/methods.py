@@ -279,7 +279,9 @@ def module_class(r, module_base, functional):
         "__module__": module_base.__module__.rsplit(".", 1)[0] + ".activation",
         "row": r,
     }
-    if r.fuse is not None:
+    if r.fuse is not None and not params:
+        body["fused"] = r.fuse()  # Sequential fuses Linear + this module into one kernel
+    elif r.fuse is not None:
         fuse_params = [p.name for p in params]
 
         def fused(self):

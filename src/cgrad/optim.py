@@ -66,7 +66,8 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}")
 
     def zero_grad(self, set_to_none=True):
-        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+        for g in self.param_groups:
+            zero_grads(g["params"], set_to_none)
 
     def _params_with_grad(self, group):
         """[(p, gradient array)] for the group's parameters that have a gradient (checked)."""

@@ -79,6 +79,16 @@ class Dropout(Module):
 
 
 # ------------------------------------------------------------ containers
+def _fused(module):
+    """The fused-linear activation `module` is (its class's `fused`: a name, or a
+    property of its parameters), or None. Looked up on the class, so a module
+    without one costs no failed instance lookup."""
+    fused = getattr(type(module), "fused", None)
+    if isinstance(fused, property):
+        return fused.fget(module)
+    return fused
+
+
 class Sequential(Module):
     """Modules applied in order. Indexable (ints and slices) and iterable.
 
@@ -100,12 +110,12 @@ class Sequential(Module):
         i = 0
         while i < len(mods):
             m = mods[i]
-            nxt = mods[i + 1] if i + 1 < len(mods) else None
-            fused = getattr(nxt, "fused", None)
-            if type(m) is Linear and fused is not None:
-                x = m(x, activation=fused)
-                i += 2
-                continue
+            if type(m) is Linear and i + 1 < len(mods):
+                fused = _fused(mods[i + 1])
+                if fused is not None:
+                    x = m(x, activation=fused)
+                    i += 2
+                    continue
             x = m(x)
             i += 1
         return x
