@@ -46,9 +46,9 @@ def _sig(r):
     return "".join(f", {p.name}=D_{p.name}" for p in r.params)
 
 
-def _kernel_args(r, who="OP_NAME"):
+def _kernel_args(r):
     """The tuple expression of the kernel's parameters, converted."""
-    items = [f"CV_{p.name}({who}, {p.name!r}, {p.name})" for p in r.params]
+    items = [f"CV_{p.name}(OP_NAME, {p.name!r}, {p.name})" for p in r.params]
     return "(" + "".join(i + ", " for i in items) + ")"
 
 
@@ -256,14 +256,11 @@ def module_class(r, module_base, functional):
         lines.append(f"    CHECK(MOD_NAME, {{{values}}})")
     kw = ", ".join(f"{n}=self.{n}" for n in names)
     lines += ["", "def forward(self, input):", f"    return FN(input{', ' if kw else ''}{kw})"]
-    env = {p_env: v for p_env, v in _param_env(r).items()}
-    env.update({"D_" + p.name: p.default for p in params})
-    env.update({"CV_" + p.name: p.convert for p in params})
+    env = _param_env(r)
+    for p in params:  # (softmax's dim is a module argument, not a row parameter)
+        env["D_" + p.name], env["CV_" + p.name] = p.default, p.convert
     env.update(Base=module_base, MOD_NAME=r.module, FN=getattr(functional, r.name))
-    src = "\n".join(lines) + "\n"
-    filename = f"<cgrad op table: nn.{r.module}>"
-    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-    exec(compile(src, filename, "exec"), env)
+    init = _compile("__init__", "\n".join(lines) + "\n", env, "nn." + r.module)
 
     def extra_repr(self):
         parts = [f"{p.name}={getattr(self, p.name)!r}" for p in params]
@@ -272,7 +269,7 @@ def module_class(r, module_base, functional):
         return ", ".join(parts)
 
     body = {
-        "__init__": env["__init__"],
+        "__init__": init,
         "forward": env["forward"],
         "extra_repr": extra_repr,
         "__doc__": f"nn.{r.module}: {r.math}.\n\nDerivative: {r.formula}.",

@@ -57,7 +57,10 @@ backends and both float dtypes, so a forgotten piece fails with the op's name.
 """
 
 import math
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 __all__ = [
     "Param",
@@ -102,10 +105,6 @@ def real(op, name, value):
 
 
 def _is_real(v):
-    import numbers
-
-    import numpy as np
-
     if isinstance(v, np.ndarray):
         return v.size == 1 and v.dtype.kind in "fiub"
     return isinstance(v, numbers.Real)
@@ -159,6 +158,8 @@ def at_least_one(*names):
 # ---------------------------------------------------------------- rows
 @dataclass(frozen=True)
 class OpDef:
+    """One row of the op table; the fields are described at the top of this module."""
+
     name: str
     family: str
     math: str
@@ -294,7 +295,7 @@ _P_IGNORE = Param("ignore_index", -100, None, "a target value that contributes n
 # fmt: off
 _ROWS = [
     # ------------------------------------------------------------ unary
-    _unary("neg", "y = -x", "dy/dx = -1", (), "torch.neg", module=None),
+    _unary("neg", "y = -x", "d(-x)/dx = -1", (), "torch.neg"),
     _unary("exp", "y = e^x", "d exp(x)/dx = exp(x) = y", ("out",), "torch.exp"),
     _unary("log", "y = ln x", "d ln(x)/dx = 1/x", ("x",), "torch.log", domain=(0.1, 4.0)),
     _unary("sqrt", "y = sqrt(x)", "d sqrt(x)/dx = 1/(2 sqrt(x)) = 1/(2y)", ("out",),

@@ -168,6 +168,12 @@ def binary(FastOp r, TensorBase a, other):
     return _binary(r, a, other)
 
 
+cdef inline bint _fits(object a, int typenum, object ref):
+    """a is an exact, aligned, C-contiguous array of dtype typenum and ref's shape."""
+    return (_float_array(a) and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and _same_shape(a, ref))
+
+
 cdef bint _unary_c(const cg_unary_op *k, bint backward, object dst, object src, object x,
                    object y, tuple params) except -1:
     """Run a C unary kernel on arrays the caller made or checked: dst (y, or
@@ -186,18 +192,15 @@ cdef bint _unary_c(const cg_unary_op *k, bint backward, object dst, object src, 
     if k == NULL or n != k.nparams or n > 4:
         return False
     t = cnp.PyArray_TYPE(<cnp.ndarray>dst)
-    if not (_float_array(src) and cnp.PyArray_TYPE(<cnp.ndarray>src) == t
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>src) and _same_shape(src, dst)):
+    if not _fits(src, t, dst):
         return False
     if backward:
         if k.reads & CG_READS_X:
-            if not (_float_array(x) and cnp.PyArray_TYPE(<cnp.ndarray>x) == t
-                    and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x) and _same_shape(x, dst)):
+            if not _fits(x, t, dst):
                 return False
             px = cnp.PyArray_DATA(<cnp.ndarray>x)
         if k.reads & CG_READS_Y:
-            if not (_float_array(y) and cnp.PyArray_TYPE(<cnp.ndarray>y) == t
-                    and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>y) and _same_shape(y, dst)):
+            if not _fits(y, t, dst):
                 return False
             py = cnp.PyArray_DATA(<cnp.ndarray>y)
     for i in range(n):
