@@ -157,6 +157,11 @@ def methods_of(r):
 def _install():
     for r in optable.rows():
         for name, fn in methods_of(r).items():
+            if name in Tensor.__dict__:  # one definition: a clash is a bug, not an override
+                raise RuntimeError(
+                    f"op table: Tensor.{name} is both written in tensor.py and built "
+                    f"from the {r.name!r} row"
+                )
             setattr(Tensor, name, fn)
 
 

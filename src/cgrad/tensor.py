@@ -288,9 +288,6 @@ class Tensor(_tape.FastOps):
     def matmul(self, o):
         return matmul(self, o)
 
-    def neg(self):
-        return -self
-
     # comparisons carry no grad and give bool tensors, as in torch
     def _cmp(self, o, fn):
         other = o.data if isinstance(o, Tensor) else _operand(o, self.data.dtype, "compare")[0].data
